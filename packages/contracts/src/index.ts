@@ -1,0 +1,5 @@
+export * from "./define.ts";
+export * from "./gateway.contract.ts";
+export * from "./m365.contract.ts";
+export * from "./people.contract.ts";
+export * from "./registry.ts";

@@ -1,0 +1,67 @@
+import { z } from "zod";
+import { defineAction } from "./define.ts";
+
+/** A directory user as Hearth needs it, flattened from Graph's user resource (+ manager@delta). */
+export const ZDirectoryUser = z.object({
+  id: z.guid().describe("Entra object id"),
+  displayName: z.string().nullable(),
+  givenName: z.string().nullable(),
+  surname: z.string().nullable(),
+  mail: z.string().nullable(),
+  userPrincipalName: z.string().nullable(),
+  department: z.string().nullable(),
+  jobTitle: z.string().nullable(),
+  officeLocation: z.string().nullable(),
+  /** ISO 3166 two-letter country code (Graph's usageLocation). */
+  country: z.string().nullable(),
+  preferredLanguage: z.string().nullable(),
+  accountEnabled: z.boolean().nullable(),
+  /** ISO date-time, or null when the tenant does not record it. */
+  employeeHireDate: z.string().nullable(),
+  employeeLeaveDateTime: z.string().nullable(),
+  /** undefined: not reported in this page; null: the manager was removed. */
+  managerId: z.guid().nullable().optional(),
+});
+export type TDirectoryUser = z.infer<typeof ZDirectoryUser>;
+
+/** In a delta page, a user is either (partly) changed or removed. */
+export const ZDirectoryChange = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("upsert"), user: ZDirectoryUser.partial().required({ id: true }) }),
+  z.object({ kind: z.literal("removed"), id: z.guid(), reason: z.enum(["changed", "deleted"]) }),
+]);
+export type TDirectoryChange = z.infer<typeof ZDirectoryChange>;
+
+export const readDirectoryChanges = defineAction({
+  name: "m365.readDirectoryChanges",
+  summary:
+    "One page of Graph users delta: no link starts a full read; a nextLink continues it; a deltaLink asks for what changed since. " +
+    "resyncRequired means the delta token expired (410) and the caller must start again without a link.",
+  access: "internal",
+  idempotent: true,
+  params: z.object({ link: z.url().optional() }),
+  result: z.object({
+    changes: z.array(ZDirectoryChange),
+    nextLink: z.url().optional(),
+    deltaLink: z.url().optional(),
+    resyncRequired: z.boolean(),
+  }),
+});
+
+export const readMailboxSettings = defineAction({
+  name: "m365.readMailboxSettings",
+  summary:
+    "Time zone (IANA) and locale of up to 100 users, through JSON $batch; users without a mailbox get an error entry",
+  access: "internal",
+  idempotent: true,
+  params: z.object({ userIds: z.array(z.guid()).min(1).max(100) }),
+  result: z.object({
+    settings: z.array(
+      z.object({
+        userId: z.guid(),
+        timeZone: z.string().nullable().describe("IANA, converted from Windows names when Graph gives those"),
+        locale: z.string().nullable(),
+        error: z.string().optional(),
+      }),
+    ),
+  }),
+});

@@ -1,0 +1,40 @@
+import type { z } from "zod";
+import type { ActionContract, EventContract } from "./define.ts";
+import * as gateway from "./gateway.contract.ts";
+import * as m365 from "./m365.contract.ts";
+import * as people from "./people.contract.ts";
+
+/**
+ * Every action and domain event of Hearth, by name. Declared by hand so that `call(ctx, name, params)`
+ * is typed in both directions and the gateway and OpenAPI document are built from one list.
+ */
+export const actionContracts = {
+  "gateway.whoAmI": gateway.whoAmI,
+  "m365.readDirectoryChanges": m365.readDirectoryChanges,
+  "m365.readMailboxSettings": m365.readMailboxSettings,
+  "people.listEmployees": people.listEmployees,
+  "people.getEmployee": people.getEmployee,
+  "people.getOrgChart": people.getOrgChart,
+  "people.getMyProfile": people.getMyProfile,
+  "people.exportMyData": people.exportMyData,
+  "people.eraseEmployee": people.eraseEmployee,
+  "people.startDirectorySync": people.startDirectorySync,
+  "people.getDirectorySync": people.getDirectorySync,
+  "people.runDirectorySync": people.runDirectorySync,
+  "people.importDirectoryCsv": people.importDirectoryCsv,
+  "people.importCsv": people.importDirectoryCsvInternal,
+} as const satisfies Record<string, ActionContract>;
+
+export const eventContracts = {
+  "employee.hired": people.employeeHired,
+  "employee.updated": people.employeeUpdated,
+  "employee.left": people.employeeLeft,
+  "employee.erased": people.employeeErased,
+} as const satisfies Record<string, EventContract>;
+
+export type ActionRegistry = typeof actionContracts;
+export type ActionName = keyof ActionRegistry;
+export type EventRegistry = typeof eventContracts;
+export type EventName = keyof EventRegistry;
+export type ActionParams<N extends ActionName> = z.input<ActionRegistry[N]["params"]>;
+export type ActionResult<N extends ActionName> = z.output<ActionRegistry[N]["result"]>;
