@@ -1,0 +1,170 @@
+// The control API: what a test, the demo or another process does to the tenant so that Graph has something to
+// report (hire, change, remove people), and knobs for failure paths (expire delta tokens, revoke a permission,
+// throttling on or off). The same operations are served over HTTPS under /_emulator/ (see handleControl).
+
+import { OFFICES } from "./tenant/reference-data.ts";
+import type { PersonFactory } from "./tenant/seed.ts";
+import type { Mailbox, Tenant, UserChanges, UserData } from "./tenant/tenant.ts";
+import type { Throttler, ThrottlingOptions } from "./throttling.ts";
+
+export type HireOptions = Partial<Omit<UserData, "id">> & {
+  id?: string;
+  managerId?: string | null;
+  /** false: no Exchange mailbox (mailboxSettings answers 404 MailboxNotEnabledForRESTAPI). */
+  hasMailbox?: boolean;
+  mailbox?: Mailbox;
+  /** Name of one of the seeded offices; sets city, country, usageLocation, time zone and language. */
+  office?: string;
+};
+
+export type AppSummary = { clientId: string; clientSecret: string; displayName: string; permissions: string[] };
+
+export type EmulatorControl = {
+  readonly tenant: Tenant;
+  /** The (first, by default) app registration with its secret and granted permissions. */
+  app(clientId?: string): AppSummary;
+  hire(person?: HireOptions): UserData;
+  change(idOrUpn: string, changes: UserChanges): UserData;
+  /** Soft delete (delta reason "changed") unless `hard` (reason "deleted"). */
+  remove(idOrUpn: string, options?: { hard?: boolean }): void;
+  restore(idOrUpn: string): UserData;
+  /** Every delta and skip token issued so far gets 410 Gone. */
+  expireDeltaTokens(): void;
+  /** Takes effect for tokens issued afterwards, as in Entra ID. */
+  grant(permission: string, clientId?: string): void;
+  revoke(permission: string, clientId?: string): void;
+  setThrottling(options: ThrottlingOptions): void;
+};
+
+export function createControl(tenant: Tenant, people: PersonFactory, throttler: Throttler): EmulatorControl {
+  const summary = (clientId?: string): AppSummary => {
+    const app = tenant.app(clientId);
+    return {
+      clientId: app.clientId,
+      clientSecret: app.clientSecret,
+      displayName: app.displayName,
+      permissions: [...app.permissions].sort(),
+    };
+  };
+  return {
+    tenant,
+    app: summary,
+    hire(person = {}) {
+      const { hasMailbox, office: officeName, mailbox, ...fields } = person;
+      const office =
+        officeName === undefined
+          ? undefined
+          : OFFICES.find((candidate) => candidate.name === officeName || candidate.city === officeName);
+      if (officeName !== undefined && !office) throw new Error(`unknown office ${officeName}`);
+      const generated = people.person({
+        department: fields.department ?? undefined,
+        jobTitle: fields.jobTitle ?? undefined,
+        managerId: fields.managerId,
+        office,
+      });
+      // A given display name wins over the generated names, and the address follows it.
+      if (fields.displayName && fields.givenName === undefined && fields.surname === undefined) {
+        const [givenName, ...rest] = fields.displayName.split(" ");
+        generated.givenName = givenName ?? null;
+        generated.surname = rest.join(" ") || null;
+      }
+      // The generated person may have no mailbox (4 % do); asking for one explicitly gets the office's settings.
+      const place = office ?? OFFICES.find((candidate) => candidate.name === generated.officeLocation) ?? OFFICES[0]!;
+      const chosenMailbox =
+        hasMailbox === false
+          ? null
+          : (mailbox ??
+            generated.mailbox ?? {
+              timeZone: place.windowsTimeZone,
+              locale: place.locale,
+              localeDisplayName: place.localeDisplayName,
+            });
+      const upn = fields.userPrincipalName ?? generated.userPrincipalName!;
+      const record = tenant.addUser({
+        ...generated,
+        ...fields,
+        userPrincipalName: upn,
+        mail: fields.mail !== undefined ? fields.mail : chosenMailbox ? upn : null,
+        mailbox: chosenMailbox,
+      });
+      return { ...record.data };
+    },
+    change: (idOrUpn, changes) => ({ ...tenant.updateUser(idOrUpn, changes).data }),
+    remove(idOrUpn, options) {
+      tenant.removeUser(idOrUpn, options);
+    },
+    restore: (idOrUpn) => ({ ...tenant.restoreUser(idOrUpn).data }),
+    expireDeltaTokens: () => tenant.expireDeltaTokens(),
+    grant(permission, clientId) {
+      tenant.app(clientId).permissions.add(permission);
+    },
+    revoke(permission, clientId) {
+      tenant.app(clientId).permissions.delete(permission);
+    },
+    setThrottling: (options) => throttler.configure(options),
+  };
+}
+
+export type ControlResponse = { status: number; body?: unknown };
+
+/** The control API over HTTPS, for other processes (the demo, load tests). Paths below /_emulator. */
+export function handleControl(
+  control: EmulatorControl,
+  method: string,
+  path: string,
+  query: URLSearchParams,
+  body: unknown,
+): ControlResponse {
+  const input = (body ?? {}) as Record<string, unknown>;
+  try {
+    if (method === "GET" && path === "/tenant") {
+      const tenant = control.tenant;
+      return {
+        status: 200,
+        body: {
+          tenantId: tenant.tenantId,
+          domain: tenant.domain,
+          users: tenant.size,
+          version: tenant.currentVersion,
+          apps: [...tenant.apps.keys()].map((id) => control.app(id)),
+        },
+      };
+    }
+    if (method === "POST" && path === "/users") return { status: 201, body: control.hire(input as HireOptions) };
+    const userMatch = /^\/users\/([^/]+)$/.exec(path);
+    if (userMatch) {
+      const id = decodeURIComponent(userMatch[1]!);
+      if (method === "PATCH") return { status: 200, body: control.change(id, input as UserChanges) };
+      if (method === "DELETE") {
+        control.remove(id, { hard: query.get("hard") === "true" });
+        return { status: 204 };
+      }
+    }
+    const restoreMatch = /^\/users\/([^/]+)\/restore$/.exec(path);
+    if (method === "POST" && restoreMatch)
+      return { status: 200, body: control.restore(decodeURIComponent(restoreMatch[1]!)) };
+    if (method === "POST" && path === "/delta-tokens/expire") {
+      control.expireDeltaTokens();
+      return { status: 204 };
+    }
+    const appMatch = /^\/apps\/([^/]+)\/permissions(?:\/([^/]+))?$/.exec(path);
+    if (appMatch) {
+      const clientId = decodeURIComponent(appMatch[1]!);
+      if (method === "POST" && typeof input.permission === "string") {
+        control.grant(input.permission, clientId);
+        return { status: 200, body: control.app(clientId) };
+      }
+      if (method === "DELETE" && appMatch[2]) {
+        control.revoke(decodeURIComponent(appMatch[2]), clientId);
+        return { status: 200, body: control.app(clientId) };
+      }
+    }
+    if (method === "PUT" && path === "/throttling") {
+      control.setThrottling(input.enabled === false ? false : ((input.limits as object | undefined) ?? true));
+      return { status: 204 };
+    }
+    return { status: 404, body: { error: `no control route ${method} /_emulator${path}` } };
+  } catch (error) {
+    return { status: 400, body: { error: (error as Error).message } };
+  }
+}

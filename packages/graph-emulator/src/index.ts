@@ -1,0 +1,12 @@
+export { loadOrCreateCertificates, writeCaCertificate } from "./certificates.ts";
+export { checkAgainstContract, loadContract } from "./contract.ts";
+export type { AppSummary, EmulatorControl, HireOptions } from "./control.ts";
+export { GRAPH_RESOURCE, openIdConfiguration, TOKEN_LIFETIME_SECONDS } from "./entra/entra.ts";
+export { MAX_BATCH_REQUESTS } from "./graph/batch.ts";
+export { DELTA_TOKEN_LIFETIME_MS } from "./graph/user-delta.ts";
+export { DEFAULT_USER_PROPERTIES } from "./graph/user-shape.ts";
+export { type GraphEmulator, type GraphEmulatorOptions, startGraphEmulator } from "./server.ts";
+export { OFFICES } from "./tenant/reference-data.ts";
+export { DEFAULT_PERMISSIONS, type SeedOptions, seedTenant } from "./tenant/seed.ts";
+export { type Mailbox, Tenant, type UserChanges, type UserData } from "./tenant/tenant.ts";
+export { MICROSOFT_LIMITS, type ThrottlingLimits, type ThrottlingOptions } from "./throttling.ts";
