@@ -1,0 +1,171 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type BucketShape,
+  bucketShape,
+  LIMIT_CLASSES,
+  type LimitClass,
+  PUBLISHED_LIMITS,
+} from "./domain/limit-classes.ts";
+
+/** Runs one SQL statement with `?` placeholders and returns its rows (the ORM's connection, or pg in tests). */
+export type SqlExecutor = (sql: string, params: unknown[]) => Promise<Array<Record<string, unknown>>>;
+
+export type BudgetObserver = {
+  granted?(limitClass: LimitClass, cost: number, waitedMs: number): void;
+  paused?(limitClass: LimitClass, ms: number): void;
+};
+
+export type BudgetOptions = {
+  execute: SqlExecutor;
+  tenant: string;
+  schema?: string;
+  shapes?: Partial<Record<LimitClass, BucketShape>>;
+  observer?: BudgetObserver;
+  /** Longest single sleep before asking again (a pause may be lifted or the configuration changed). */
+  maxSleepMs?: number;
+};
+
+export type Grant = { limitClass: LimitClass; scope: string; cost: number; waitedMs: number; grantedAtMs: number };
+
+export function defaultShapes(share = 0.9): Record<LimitClass, BucketShape> {
+  return Object.fromEntries(LIMIT_CLASSES.map((c) => [c, bucketShape(PUBLISHED_LIMITS[c], share)])) as Record<
+    LimitClass,
+    BucketShape
+  >;
+}
+
+/**
+ * Cluster-wide token buckets in PostgreSQL: one row per (tenant, class, scope). A take is one UPDATE that refills
+ * from the database clock and subtracts the cost only when enough tokens are there, so any number of replicas
+ * together never take more than the bucket allows. A throttled answer pauses the row for every replica.
+ */
+export class BudgetStore {
+  readonly tenant: string;
+  private readonly execute: SqlExecutor;
+  private readonly table: string;
+  private readonly shapes: Record<LimitClass, BucketShape>;
+  private readonly observer: BudgetObserver;
+  private readonly maxSleepMs: number;
+  private readonly known = new Set<string>();
+  /** Per bucket, the callers of this process queue here so that only the first one asks the database. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(options: BudgetOptions) {
+    this.execute = options.execute;
+    this.tenant = options.tenant;
+    this.table = `"${options.schema ?? "m365"}"."budget"`;
+    this.shapes = { ...defaultShapes(), ...options.shapes };
+    this.observer = options.observer ?? {};
+    this.maxSleepMs = options.maxSleepMs ?? 5000;
+  }
+
+  shapeOf(limitClass: LimitClass): BucketShape {
+    return this.shapes[limitClass];
+  }
+
+  /** Creates the row, or brings its capacity and rate up to date with this node's configuration. */
+  async ensure(limitClass: LimitClass, scope = ""): Promise<void> {
+    const key = `${limitClass}\u0000${scope}`;
+    if (this.known.has(key)) return;
+    const { capacity, refillPerSecond } = this.shapes[limitClass];
+    await this.execute(
+      `insert into ${this.table} (tenant, limit_class, scope, tokens, capacity, refill_per_second, refilled_at)
+       values (?, ?, ?, ?, ?, ?, clock_timestamp())
+       on conflict (tenant, limit_class, scope) do update
+         set capacity = excluded.capacity, refill_per_second = excluded.refill_per_second,
+             tokens = least(${this.table}.tokens, excluded.capacity)
+         where ${this.table}.capacity <> excluded.capacity or ${this.table}.refill_per_second <> excluded.refill_per_second`,
+      [this.tenant, limitClass, scope, capacity, capacity, refillPerSecond],
+    );
+    this.known.add(key);
+  }
+
+  /** One attempt: granted (with the database time of the grant) or how long to wait before the next. */
+  async tryTake(
+    limitClass: LimitClass,
+    cost: number,
+    scope = "",
+  ): Promise<{ granted: true; atMs: number } | { granted: false; waitMs: number }> {
+    await this.ensure(limitClass, scope);
+    // clock_timestamp(), not now(): now() is when the statement's transaction began, which after a wait on the
+    // row lock can be earlier than the refilled_at another replica just wrote.
+    const available = `least(capacity, tokens + refill_per_second * greatest(0, extract(epoch from clock_timestamp() - refilled_at)))`;
+    const rows = await this.execute(
+      `update ${this.table}
+       set tokens = ${available} - ?, refilled_at = greatest(refilled_at, clock_timestamp())
+       where tenant = ? and limit_class = ? and scope = ?
+         and (paused_until is null or paused_until <= clock_timestamp())
+         and ${available} >= ?
+       returning (extract(epoch from refilled_at) * 1000)::float8 as at_ms`,
+      [cost, this.tenant, limitClass, scope, cost],
+    );
+    if (rows.length > 0) return { granted: true, atMs: Number(rows[0].at_ms) };
+    const [state] = await this.execute(
+      `select ${available}::float8 as available, refill_per_second::float8 as rate, capacity::float8 as capacity,
+              coalesce(extract(epoch from paused_until - clock_timestamp()) * 1000, 0)::float8 as paused_ms
+       from ${this.table} where tenant = ? and limit_class = ? and scope = ?`,
+      [this.tenant, limitClass, scope],
+    );
+    if (!state) {
+      this.known.delete(`${limitClass}\u0000${scope}`);
+      return { granted: false, waitMs: 0 };
+    }
+    if (cost > Number(state.capacity)) {
+      throw new Error(`A cost of ${cost} can never fit the ${limitClass} budget (capacity ${state.capacity})`);
+    }
+    const pausedMs = Number(state.paused_ms);
+    const refillMs = ((cost - Number(state.available)) / Number(state.rate)) * 1000;
+    return { granted: false, waitMs: Math.max(pausedMs, refillMs, 1) };
+  }
+
+  /**
+   * Waits (sleeping, never spinning) until `cost` tokens of the class are taken for this caller. Callers of one
+   * process wait their turn in order, so a refill wakes one asker per replica, not every waiting caller.
+   */
+  take(limitClass: LimitClass, cost = 1, scope = "", signal?: AbortSignal): Promise<Grant> {
+    const key = `${limitClass}\u0000${scope}`;
+    const started = performance.now();
+    const previous = this.queues.get(key) ?? Promise.resolve();
+    const mine = previous.catch(() => undefined).then(() => this.takeNow(limitClass, cost, scope, started, signal));
+    const tail = mine.catch(() => undefined);
+    this.queues.set(key, tail);
+    tail.then(() => {
+      if (this.queues.get(key) === tail) this.queues.delete(key);
+    });
+    return mine;
+  }
+
+  private async takeNow(
+    limitClass: LimitClass,
+    cost: number,
+    scope: string,
+    started: number,
+    signal?: AbortSignal,
+  ): Promise<Grant> {
+    for (;;) {
+      const attempt = await this.tryTake(limitClass, cost, scope);
+      if (attempt.granted) {
+        const waitedMs = performance.now() - started;
+        this.observer.granted?.(limitClass, cost, waitedMs);
+        return { limitClass, scope, cost, waitedMs, grantedAtMs: attempt.atMs };
+      }
+      // A little jitter so that replicas woken by the same refill do not all ask at the same instant.
+      const jitter = Math.random() * Math.min(20, attempt.waitMs * 0.1);
+      await sleep(Math.min(this.maxSleepMs, attempt.waitMs + jitter), undefined, { signal });
+    }
+  }
+
+  /** Graph said 429 (or 503) with this Retry-After: nobody draws on the class until it has passed. */
+  async pause(limitClass: LimitClass, ms: number, scope = ""): Promise<void> {
+    await this.ensure(limitClass, scope);
+    await this.execute(
+      `update ${this.table}
+       set paused_until = greatest(coalesce(paused_until, clock_timestamp()), clock_timestamp() + make_interval(secs => ?)),
+           tokens = 0,
+           refilled_at = greatest(refilled_at, clock_timestamp() + make_interval(secs => ?))
+       where tenant = ? and limit_class = ? and scope = ?`,
+      [ms / 1000, ms / 1000, this.tenant, limitClass, scope],
+    );
+    this.observer.paused?.(limitClass, ms);
+  }
+}

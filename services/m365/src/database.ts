@@ -1,0 +1,30 @@
+import path from "node:path";
+import { defineServiceDatabase } from "@hearth/platform";
+import { defineEntity, p } from "@mikro-orm/core";
+
+/**
+ * One token bucket per (tenant, Graph limit class, scope). Scope is "" for limits per app and tenant, the
+ * mailbox's user id for Outlook's per-mailbox limit. Rows are read and written with SQL only (budget.ts).
+ */
+export const Budget = defineEntity({
+  name: "Budget",
+  tableName: "budget",
+  properties: {
+    tenant: p.string().length(64).primary(),
+    limitClass: p.string().length(40).primary(),
+    scope: p.string().length(64).primary(),
+    tokens: p.double(),
+    capacity: p.double(),
+    refillPerSecond: p.double(),
+    /** The moment `tokens` was last brought up to date; the refill since then is computed in SQL. */
+    refilledAt: p.datetime(),
+    /** Set from a throttled answer's Retry-After: no replica draws on the bucket before it. */
+    pausedUntil: p.datetime().nullable(),
+  },
+});
+
+export const database = defineServiceDatabase({
+  schema: "m365",
+  entities: [Budget],
+  migrationsDir: path.join(import.meta.dirname, "migrations"),
+});

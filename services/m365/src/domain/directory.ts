@@ -1,0 +1,54 @@
+import type { TDirectoryChange, TDirectoryUser } from "@hearth/contracts";
+
+/** Graph properties read by the directory delta: ZDirectoryUser's fields, in Graph's names, plus manager. */
+export const DIRECTORY_SELECT = [
+  "id",
+  "displayName",
+  "givenName",
+  "surname",
+  "mail",
+  "userPrincipalName",
+  "department",
+  "jobTitle",
+  "officeLocation",
+  "usageLocation",
+  "preferredLanguage",
+  "accountEnabled",
+  "employeeHireDate",
+  "employeeLeaveDateTime",
+  "manager",
+] as const;
+
+/** Graph property → ZDirectoryUser property, where the names differ. */
+const RENAMED: Record<string, keyof TDirectoryUser> = { usageLocation: "country" };
+
+const COPIED = new Set<string>(DIRECTORY_SELECT.filter((name) => name !== "id" && name !== "manager"));
+
+export type GraphDeltaUser = Record<string, unknown> & {
+  id: string;
+  "@removed"?: { reason?: string };
+  "manager@delta"?: Array<{ id: string; "@removed"?: unknown; [key: string]: unknown }>;
+};
+
+/**
+ * One delta item → one change. Delta sends partial objects for changes, so only the properties present in the
+ * item appear in `user` (absent means "unchanged", null means "cleared").
+ */
+export function toDirectoryChange(item: GraphDeltaUser): TDirectoryChange {
+  const removed = item["@removed"];
+  if (removed) {
+    return { kind: "removed", id: item.id, reason: removed.reason === "deleted" ? "deleted" : "changed" };
+  }
+  const user: Record<string, unknown> = { id: item.id };
+  for (const [key, value] of Object.entries(item)) {
+    if (!COPIED.has(key)) continue;
+    user[RENAMED[key] ?? key] = value ?? null;
+  }
+  const managers = item["manager@delta"];
+  if (managers) {
+    // A manager entry with @removed (or an empty array) means the user no longer has a manager.
+    const current = managers.find((m) => !m["@removed"]);
+    user.managerId = current ? current.id : null;
+  }
+  return { kind: "upsert", user: user as Partial<TDirectoryUser> & { id: string } };
+}

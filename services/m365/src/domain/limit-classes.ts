@@ -1,0 +1,81 @@
+/**
+ * Microsoft Graph throttles per limit class (shared/reference/m365.md §2). Hearth keeps one token bucket per
+ * (tenant, class[, scope]) so that every replica together stays under the published numbers.
+ */
+export const LIMIT_CLASSES = [
+  "identityRead",
+  "identityWrite",
+  "outlookMailbox",
+  "teamsBulkActivity",
+  "teamsUserActivity",
+  "teamsInstalledApps",
+  "teamsCreate",
+  "bots",
+] as const;
+export type LimitClass = (typeof LIMIT_CLASSES)[number];
+
+export type PublishedLimit = {
+  /** Requests (or identity resource units) allowed per period. */
+  limit: number;
+  periodSeconds: number;
+  /** "mailbox": one bucket per mailbox (the scope is the user id); "app": one per tenant. */
+  per: "app" | "mailbox";
+};
+
+/** Microsoft's published numbers (subject to change, hence configurable). */
+export const PUBLISHED_LIMITS: Record<LimitClass, PublishedLimit> = {
+  identityRead: { limit: 8000, periodSeconds: 10, per: "app" },
+  identityWrite: { limit: 3000, periodSeconds: 150, per: "app" },
+  outlookMailbox: { limit: 10_000, periodSeconds: 600, per: "mailbox" },
+  teamsBulkActivity: { limit: 2, periodSeconds: 1, per: "app" },
+  teamsUserActivity: { limit: 5, periodSeconds: 1, per: "app" },
+  teamsInstalledApps: { limit: 30, periodSeconds: 1, per: "app" },
+  teamsCreate: { limit: 10, periodSeconds: 1, per: "app" },
+  bots: { limit: 50, periodSeconds: 1, per: "app" },
+};
+
+export type BucketShape = { capacity: number; refillPerSecond: number };
+
+/**
+ * A bucket that lets through at most `share` of the published limit in any window of the limit's period:
+ * over a window of length P a token bucket admits at most capacity + rate·P, so the burst (capacity) is
+ * taken out of the rate. The capacity is never below one request, or nothing could ever pass.
+ */
+export function bucketShape(published: PublishedLimit, share = 0.9, burstFraction = 0.1): BucketShape {
+  const allowed = published.limit * share;
+  const capacity = Math.max(1, allowed * burstFraction);
+  const refillPerSecond = Math.max(allowed - capacity, allowed * (1 - burstFraction)) / published.periodSeconds;
+  // With tiny limits (2 rps) the one-request floor may exceed the burst fraction; any window of one period then
+  // admits floor(capacity + rate·P) requests, which stays within the limit because requests are whole.
+  return { capacity, refillPerSecond };
+}
+
+/** Identity cost in resource units: GET users costs 2; we do not count the $select discount (conservative). */
+export const IDENTITY_DELTA_PAGE_COST = 2;
+
+export type Charge = { limitClass: LimitClass; scope: string; cost: number };
+
+/**
+ * Which budget a Graph request draws on, from its method and path (relative to the version, e.g.
+ * "/users/{id}/mailboxSettings"). `$batch` itself draws nothing: each sub-request is charged on its own.
+ */
+export function chargeFor(method: string, path: string): Charge | undefined {
+  const p = path.replace(/^\/(v1\.0|beta)(?=\/)/, "").split("?")[0];
+  const m = method.toUpperCase();
+  if (p === "/$batch") return undefined;
+  let match = /^\/users\/([^/]+)\/(mailboxSettings|events|calendarView|sendMail|messages)/i.exec(p);
+  if (match) return { limitClass: "outlookMailbox", scope: decodeURIComponent(match[1]).toLowerCase(), cost: 1 };
+  if (/^\/teamwork\/sendActivityNotificationToRecipients$/i.test(p))
+    return { limitClass: "teamsBulkActivity", scope: "", cost: 1 };
+  if (/^\/users\/[^/]+\/teamwork\/sendActivityNotification$/i.test(p))
+    return { limitClass: "teamsUserActivity", scope: "", cost: 1 };
+  if (m === "POST" && /^\/users\/[^/]+\/teamwork\/installedApps$/i.test(p))
+    return { limitClass: "teamsInstalledApps", scope: "", cost: 1 };
+  if (m === "POST" && /^\/teams$/i.test(p)) return { limitClass: "teamsCreate", scope: "", cost: 1 };
+  match = /^\/(users|groups|directoryObjects|applications|servicePrincipals)(\/|$)/i.exec(p);
+  if (match) {
+    if (m === "GET") return { limitClass: "identityRead", scope: "", cost: IDENTITY_DELTA_PAGE_COST };
+    return { limitClass: "identityWrite", scope: "", cost: 1 };
+  }
+  return undefined;
+}

@@ -1,0 +1,160 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { TokenCredential } from "@azure/identity";
+import { ClientSecretCredential } from "@azure/identity";
+import {
+  Client,
+  type Context,
+  GraphClientError,
+  HTTPMessageHandler,
+  type Middleware,
+} from "@microsoft/microsoft-graph-client";
+import type { BudgetStore } from "./budget.ts";
+import type { M365Config } from "./config.ts";
+import { backoffMs, retryAfterMs, THROTTLED_STATUSES } from "./domain/batch.ts";
+import { chargeFor, type LimitClass } from "./domain/limit-classes.ts";
+import { M365AuthenticationError, M365UnreachableError } from "./errors.ts";
+
+export type GraphMetrics = {
+  request(limitClass: LimitClass | "none"): void;
+  throttled(limitClass: LimitClass | "none", status: number): void;
+};
+
+const MICROSOFT_AUTHORITY = "https://login.microsoftonline.com";
+
+export function createCredential(config: M365Config): TokenCredential {
+  const c = config.connection;
+  if (!c) throw new Error("M365 tenant connection is not configured");
+  const microsoft = config.authorityHost === MICROSOFT_AUTHORITY;
+  return new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
+    authorityHost: config.authorityHost,
+    // Instance discovery asks Microsoft whether the authority is known: a local or sovereign one is not.
+    ...(microsoft ? {} : { disableInstanceDiscovery: true }),
+  });
+}
+
+function setHeader(context: Context, name: string, value: string) {
+  context.options ??= {};
+  const headers = context.options.headers;
+  if (headers instanceof Headers) headers.set(name, value);
+  else context.options.headers = { ...(headers as Record<string, string> | undefined), [name]: value };
+}
+
+/** Adds the app token (client credentials, cached and renewed by MSAL) to every request. */
+export class TokenMiddleware implements Middleware {
+  private next?: Middleware;
+  private readonly credential: TokenCredential;
+  private readonly scope: string;
+
+  constructor(credential: TokenCredential, scope: string) {
+    this.credential = credential;
+    this.scope = scope;
+  }
+
+  setNext(next: Middleware) {
+    this.next = next;
+  }
+
+  async execute(context: Context): Promise<void> {
+    let token: Awaited<ReturnType<TokenCredential["getToken"]>>;
+    try {
+      token = await this.credential.getToken(this.scope);
+      if (!token) throw new Error(`no token for ${this.scope}`);
+    } catch (error) {
+      // The Graph client rethrows a GraphClientError as it is (others become a GraphError without the cause).
+      throw carry(new M365AuthenticationError(firstLine(error)));
+    }
+    setHeader(context, "Authorization", `Bearer ${token.token}`);
+    await this.next!.execute(context);
+  }
+}
+
+/**
+ * Draws each request from its class's cluster-wide budget, and retries 429/503/504 after Retry-After (or a
+ * backoff). A 429 pauses the whole class (or the mailbox, for Outlook) for every replica, so the retry and every
+ * other caller wait it out. $batch draws nothing here: its caller charges each sub-request.
+ */
+export class BudgetRetryMiddleware implements Middleware {
+  private next?: Middleware;
+  private readonly budgets: BudgetStore;
+  private readonly maxAttempts: number;
+  private readonly metrics?: GraphMetrics;
+
+  constructor(budgets: BudgetStore, maxAttempts: number, metrics?: GraphMetrics) {
+    this.budgets = budgets;
+    this.maxAttempts = maxAttempts;
+    this.metrics = metrics;
+  }
+
+  setNext(next: Middleware) {
+    this.next = next;
+  }
+
+  async execute(context: Context): Promise<void> {
+    const url = new URL(typeof context.request === "string" ? context.request : context.request.url);
+    const method = (context.options?.method ?? "GET").toUpperCase();
+    const charge = chargeFor(method, url.pathname);
+    const label = charge?.limitClass ?? "none";
+    for (let attempt = 1; ; attempt++) {
+      if (charge) await this.budgets.take(charge.limitClass, charge.cost, charge.scope);
+      this.metrics?.request(label);
+      try {
+        await this.next!.execute(context);
+      } catch (error) {
+        throw carry(new M365UnreachableError(firstLine(error)));
+      }
+      const response = context.response!;
+      if (!THROTTLED_STATUSES.has(response.status) || attempt >= this.maxAttempts) return;
+      this.metrics?.throttled(label, response.status);
+      const wait = retryAfterMs(response.headers.get("Retry-After")) ?? backoffMs(attempt);
+      await response.body?.cancel().catch(() => undefined);
+      if (charge && response.status === 429) await this.budgets.pause(charge.limitClass, wait, charge.scope);
+      else await sleep(wait);
+    }
+  }
+}
+
+export type GraphApi = {
+  client: Client;
+  graphUrl: string;
+  budgets: BudgetStore;
+  maxAttempts: number;
+};
+
+/** The Graph client with Hearth's chain: token → budget and retry → fetch. */
+export function createGraphApi(
+  config: M365Config,
+  budgets: BudgetStore,
+  metrics?: GraphMetrics,
+  credential: TokenCredential = createCredential(config),
+): GraphApi {
+  const client = Client.initWithMiddleware({
+    baseUrl: config.graphUrl,
+    defaultVersion: "v1.0",
+    // Host name only: the library strips the port before comparing (m365.md §3).
+    customHosts: new Set([new URL(config.graphUrl).hostname]),
+    middleware: [
+      new TokenMiddleware(credential, config.graphScope),
+      new BudgetRetryMiddleware(budgets, config.maxAttempts, metrics),
+      new HTTPMessageHandler(),
+    ],
+  });
+  return { client, graphUrl: config.graphUrl, budgets, maxAttempts: config.maxAttempts };
+}
+
+function firstLine(error: unknown): string {
+  const e = error as { message?: string; cause?: { message?: string } };
+  const message = e?.message ?? String(error);
+  const cause = e?.cause?.message ? ` (${e.cause.message})` : "";
+  return `${message.split("\n")[0]}${cause}`.slice(0, 500);
+}
+
+/** Wraps a Hearth error so that it crosses the Graph client unchanged; `unwrapGraphError` takes it out again. */
+function carry(error: Error): GraphClientError {
+  const carrier = new GraphClientError(error.message);
+  carrier.customError = error;
+  return carrier;
+}
+
+export function unwrapGraphError(error: unknown): unknown {
+  return error instanceof GraphClientError && error.customError instanceof Error ? error.customError : error;
+}

@@ -1,0 +1,96 @@
+import { readDirectoryChanges, readMailboxSettings } from "@hearth/contracts";
+import { action, type DatabaseThis, databaseMixin } from "@hearth/platform";
+import type moleculer from "moleculer";
+import { type BudgetObserver, BudgetStore } from "./budget.ts";
+import { loadM365Config, type M365Config } from "./config.ts";
+import { database } from "./database.ts";
+import type { LimitClass } from "./domain/limit-classes.ts";
+import { M365NotConfiguredError } from "./errors.ts";
+import { createGraphApi, type GraphApi, type GraphMetrics } from "./graph-client.ts";
+import { readDirectoryPage, readMailboxSettings as readSettings } from "./graph-operations.ts";
+
+type M365This = DatabaseThis & { m365: M365Config; graph?: GraphApi; graphApi(): GraphApi };
+
+export const METRIC = {
+  requests: "hearth.m365.requests.total",
+  throttled: "hearth.m365.throttled.total",
+  wait: "hearth.m365.budget.wait.ms",
+  waitTotal: "hearth.m365.budget.wait.total.ms",
+  pauses: "hearth.m365.budget.pauses.total",
+} as const;
+
+/** Registers the service's metrics on the broker and returns the hooks that feed them. */
+export function m365Metrics(broker: moleculer.ServiceBroker): { budget: BudgetObserver; graph: GraphMetrics } {
+  const m = broker.metrics;
+  if (!m.hasMetric(METRIC.requests)) {
+    m.register({ type: "counter", name: METRIC.requests, labelNames: ["class"], description: "Graph requests sent" });
+    m.register({
+      type: "counter",
+      name: METRIC.throttled,
+      labelNames: ["class", "status"],
+      description: "Graph answers 429/503/504",
+    });
+    m.register({
+      type: "histogram",
+      name: METRIC.wait,
+      labelNames: ["class"],
+      unit: "millisecond",
+      buckets: [1, 10, 50, 100, 500, 1000, 5000, 30_000],
+      description: "Time a Graph call waited for its budget",
+    });
+    m.register({ type: "counter", name: METRIC.waitTotal, labelNames: ["class"], unit: "millisecond" });
+    m.register({ type: "counter", name: METRIC.pauses, labelNames: ["class"], description: "Budget pauses after 429" });
+  }
+  return {
+    budget: {
+      granted: (limitClass: LimitClass, _cost, waitedMs) => {
+        m.observe(METRIC.wait, waitedMs, { class: limitClass });
+        m.increment(METRIC.waitTotal, { class: limitClass }, waitedMs);
+      },
+      paused: (limitClass: LimitClass) => m.increment(METRIC.pauses, { class: limitClass }),
+    },
+    graph: {
+      request: (limitClass) => m.increment(METRIC.requests, { class: limitClass }),
+      throttled: (limitClass, status) => m.increment(METRIC.throttled, { class: limitClass, status: String(status) }),
+    },
+  };
+}
+
+/** Factory so tests can pass their own configuration; the default export reads the environment. */
+export function createM365Service(config: M365Config = loadM365Config()): moleculer.ServiceSchema {
+  return {
+    name: "m365",
+    mixins: [databaseMixin(database)],
+    actions: {
+      readDirectoryChanges: action(readDirectoryChanges, async function (this: M365This, ctx) {
+        return readDirectoryPage(this.graphApi(), ctx.params.link);
+      }),
+      readMailboxSettings: action(readMailboxSettings, async function (this: M365This, ctx) {
+        return { settings: await readSettings(this.graphApi(), ctx.params.userIds) };
+      }),
+    },
+    methods: {
+      /** Built on first use, so the suite starts without a tenant connection (actions then answer 503). */
+      graphApi(this: M365This): GraphApi {
+        if (this.graph) return this.graph;
+        const connection = this.m365.connection;
+        if (!connection) throw new M365NotConfiguredError();
+        const metrics = m365Metrics(this.broker);
+        const budgets = new BudgetStore({
+          tenant: connection.tenantId,
+          shapes: this.m365.shapes,
+          execute: (sql, params) => this.em().getConnection().execute(sql, params) as never,
+          observer: metrics.budget,
+        });
+        this.graph = createGraphApi(this.m365, budgets, metrics.graph);
+        return this.graph;
+      },
+    },
+    created(this: M365This) {
+      this.m365 = config;
+      m365Metrics(this.broker);
+    },
+  } as unknown as moleculer.ServiceSchema;
+}
+
+export default createM365Service();

@@ -1,0 +1,176 @@
+import { fork } from "node:child_process";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { migrate, openDatabase } from "@hearth/platform";
+import { createTestEnvironment, type TestEnvironment } from "@hearth/testkit";
+import test from "ava";
+import fc from "fast-check";
+import { BudgetStore } from "../src/budget.ts";
+import { database } from "../src/database.ts";
+import { pgExecutor } from "./fixtures/pg-executor.ts";
+
+let env: TestEnvironment;
+let url: string;
+
+test.before(async () => {
+  env = await createTestEnvironment({ nats: false });
+  url = env.database!.url;
+  const orm = await openDatabase(env.config, database);
+  await migrate(orm, database.schema, url);
+  await orm.close();
+});
+test.after.always(() => env?.cleanup());
+
+/**
+ * The token bucket's promise, checked on the grants' database times: between any two grants (inclusive) no more
+ * was taken than the capacity plus what refilled in between.
+ */
+function worstExcess(grantsMs: number[], cost: number, capacity: number, ratePerSecond: number): number {
+  const times = [...grantsMs].sort((a, b) => a - b);
+  let worst = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < times.length; i++) {
+    for (let j = i; j < times.length; j++) {
+      const taken = (j - i + 1) * cost;
+      const allowed = capacity + (ratePerSecond * (times[j] - times[i])) / 1000;
+      worst = Math.max(worst, taken - allowed);
+    }
+  }
+  return worst;
+}
+
+type TakerReport = { grants: number[]; attempts: number };
+
+function runTaker(vars: Record<string, string>): Promise<TakerReport> {
+  const child = fork(path.join(import.meta.dirname, "fixtures", "budget-taker.ts"), [], {
+    env: { ...process.env, DATABASE_URL: url, ...vars },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  return new Promise((resolve, reject) => {
+    let report: TakerReport | undefined;
+    child.on("message", (m) => {
+      report = m as TakerReport;
+    });
+    child.on("exit", (code) => (report ? resolve(report) : reject(new Error(`taker exited with ${code}`))));
+  });
+}
+
+test("three replica processes drawing at once never take more than the bucket allows in any window", async (t) => {
+  const capacity = 3;
+  const rate = 40;
+  const vars = {
+    TENANT: "tenant-processes",
+    LIMIT_CLASS: "teamsInstalledApps",
+    CAPACITY: String(capacity),
+    RATE: String(rate),
+    TAKES: "30",
+    CONCURRENCY: "5",
+  };
+  const started = performance.now();
+  const reports = await Promise.all([runTaker(vars), runTaker(vars), runTaker(vars)]);
+  const elapsedMs = performance.now() - started;
+  const grants = reports.flatMap((r) => r.grants);
+  t.is(grants.length, 90);
+  t.true(worstExcess(grants, 1, capacity, rate) <= 1e-6, "some window took more than capacity + refill");
+  // Not starved either: 87 grants beyond the burst at 40/s take about 2.2 s; allow for process start-up.
+  const spanMs = Math.max(...grants) - Math.min(...grants);
+  t.true(spanMs >= ((90 - capacity) / rate) * 1000 - 5, `span ${spanMs} ms`);
+  t.true(spanMs < ((90 - capacity) / rate) * 1000 * 4, `span ${spanMs} ms: too slow`);
+  // Waiting callers sleep until the next token instead of polling: a few attempts per grant, not hundreds.
+  const attempts = reports.reduce((n, r) => n + r.attempts, 0);
+  t.true(attempts < grants.length * 6, `${attempts} attempts for ${grants.length} grants`);
+  t.log(`90 grants by 3 processes in ${Math.round(elapsedMs)} ms, ${attempts} attempts`);
+});
+
+test("for any bucket shape, cost and number of replicas, concurrent takers stay inside the bucket", async (t) => {
+  let run = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        capacity: fc.integer({ min: 2, max: 6 }),
+        rate: fc.integer({ min: 30, max: 120 }),
+        cost: fc.integer({ min: 1, max: 2 }),
+        replicas: fc.integer({ min: 2, max: 3 }),
+        perReplica: fc.integer({ min: 5, max: 15 }),
+      }),
+      async ({ capacity, rate, cost, replicas, perReplica }) => {
+        const tenant = `tenant-property-${run++}`;
+        const pools = Array.from({ length: replicas }, () => pgExecutor(url, 3));
+        try {
+          const stores = pools.map(
+            (pool) =>
+              new BudgetStore({
+                tenant,
+                execute: pool.execute,
+                shapes: { bots: { capacity, refillPerSecond: rate } },
+              }),
+          );
+          const grants = (
+            await Promise.all(
+              stores.flatMap((store) =>
+                Array.from({ length: 3 }, async () => {
+                  const mine: number[] = [];
+                  for (let i = 0; i < Math.ceil(perReplica / 3); i++)
+                    mine.push((await store.take("bots", cost)).grantedAtMs);
+                  return mine;
+                }),
+              ),
+            )
+          ).flat();
+          return worstExcess(grants, cost, capacity, rate) <= 1e-6;
+        } finally {
+          await Promise.all(pools.map((p) => p.end()));
+        }
+      },
+    ),
+    { numRuns: 6 },
+  );
+  t.pass();
+});
+
+test("a 429 seen by one replica pauses the class for every replica, and only that class", async (t) => {
+  const a = pgExecutor(url, 2);
+  const b = pgExecutor(url, 2);
+  t.teardown(() => Promise.all([a.end(), b.end()]));
+  const replicaA = new BudgetStore({ tenant: "tenant-pause", execute: a.execute });
+  const replicaB = new BudgetStore({ tenant: "tenant-pause", execute: b.execute });
+  await replicaB.take("teamsCreate");
+  await replicaA.pause("teamsCreate", 800);
+  const started = performance.now();
+  const other = await replicaB.take("bots");
+  t.true(other.waitedMs < 400, "another class is not paused");
+  await replicaB.take("teamsCreate");
+  const waited = performance.now() - started;
+  t.true(waited >= 780, `B waited only ${Math.round(waited)} ms`);
+  t.true(waited < 2500, `B waited ${Math.round(waited)} ms`);
+  // A second, shorter pause never shortens a longer one.
+  await replicaA.pause("teamsCreate", 600);
+  await replicaA.pause("teamsCreate", 100);
+  const again = performance.now();
+  await replicaB.take("teamsCreate");
+  t.true(performance.now() - again >= 580);
+});
+
+test("a cost that can never fit the bucket fails instead of waiting forever", async (t) => {
+  const a = pgExecutor(url, 1);
+  t.teardown(() => a.end());
+  const store = new BudgetStore({
+    tenant: "tenant-too-big",
+    execute: a.execute,
+    shapes: { teamsBulkActivity: { capacity: 1, refillPerSecond: 1.8 } },
+  });
+  await t.throwsAsync(store.take("teamsBulkActivity", 2), { message: /can never fit/ });
+});
+
+test("the default budgets stay at or under 90 % of Microsoft's published rates in any period", (t) => {
+  const store = new BudgetStore({ tenant: "x", execute: async () => [] });
+  // identity reads: 8000 units per 10 s
+  const identity = store.shapeOf("identityRead");
+  t.true(identity.capacity + identity.refillPerSecond * 10 <= 8000 * 0.9 + 1e-9);
+  // bulk activity feed: 2 requests per second; requests are whole, so floor(capacity + rate) must be ≤ 2
+  const bulk = store.shapeOf("teamsBulkActivity");
+  t.true(Math.floor(bulk.capacity + bulk.refillPerSecond) <= 2);
+  t.true(bulk.capacity >= 1);
+  const bots = store.shapeOf("bots");
+  t.true(bots.capacity + bots.refillPerSecond <= 45 + 1e-9);
+  void sleep;
+});

@@ -1,0 +1,141 @@
+// The budget/retry middleware between the token and fetch: a stub in place of fetch answers what each test needs.
+
+import { migrate, openDatabase } from "@hearth/platform";
+import { createTestEnvironment, type TestEnvironment } from "@hearth/testkit";
+import type { Context, Middleware } from "@microsoft/microsoft-graph-client";
+import test from "ava";
+import moleculer from "moleculer";
+import { BudgetStore } from "../src/budget.ts";
+import { database } from "../src/database.ts";
+import { BudgetRetryMiddleware } from "../src/graph-client.ts";
+import { METRIC, m365Metrics } from "../src/m365.service.ts";
+import { pgExecutor } from "./fixtures/pg-executor.ts";
+
+let env: TestEnvironment;
+let url: string;
+
+test.before(async () => {
+  env = await createTestEnvironment({ nats: false });
+  url = env.database!.url;
+  const orm = await openDatabase(env.config, database);
+  await migrate(orm, database.schema, url);
+  await orm.close();
+});
+test.after.always(() => env?.cleanup());
+
+class StubFetch implements Middleware {
+  readonly seen: Array<{ url: string; at: number }> = [];
+  private readonly answers: Array<() => Response>;
+  constructor(answers: Array<() => Response>) {
+    this.answers = answers;
+  }
+  async execute(context: Context) {
+    this.seen.push({ url: String(context.request), at: performance.now() });
+    context.response = (this.answers.shift() ?? (() => new Response("{}", { status: 200 })))();
+  }
+}
+
+async function harness(t: import("ava").ExecutionContext, answers: Array<() => Response>, maxAttempts = 4) {
+  const db = pgExecutor(url, 2);
+  const broker = new moleculer.ServiceBroker({ logger: false, metrics: { enabled: true, reporter: [] } });
+  t.teardown(() => db.end());
+  const metrics = m365Metrics(broker);
+  const budgets = new BudgetStore({
+    tenant: `t-${t.title.length}-${Math.random()}`,
+    execute: db.execute,
+    observer: metrics.budget,
+  });
+  const stub = new StubFetch(answers);
+  const middleware = new BudgetRetryMiddleware(budgets, maxAttempts, metrics.graph);
+  middleware.setNext(stub);
+  const send = async (path: string, method = "GET") => {
+    const context: Context = { request: `https://graph.example/v1.0${path}`, options: { method } };
+    await middleware.execute(context);
+    return context.response!;
+  };
+  const count = (name: string, labels: Record<string, string>) =>
+    (broker.metrics.getMetric(name)?.get(labels) as { value?: number; count?: number } | null) ?? null;
+  return { stub, send, budgets, broker, count, db };
+}
+
+const throttled = (retryAfter?: string) => () =>
+  new Response(JSON.stringify({ error: { code: "TooManyRequests" } }), {
+    status: 429,
+    headers: retryAfter ? { "Retry-After": retryAfter } : {},
+  });
+
+test("a 429 is retried after its Retry-After, the class is paused meanwhile, and the metrics count it", async (t) => {
+  const h = await harness(t, [throttled("0.5")]);
+  const started = performance.now();
+  const response = await h.send("/users/delta");
+  t.is(response.status, 200);
+  t.is(h.stub.seen.length, 2);
+  t.true(h.stub.seen[1].at - h.stub.seen[0].at >= 490, "waited the full Retry-After");
+  t.true(performance.now() - started < 4000);
+  const paused = await h.db.execute(
+    "select paused_until > now() - interval '1 minute' as paused from m365.budget where tenant = ? and limit_class = 'identityRead'",
+    [h.budgets.tenant],
+  );
+  t.true(paused[0].paused);
+  t.is(h.count(METRIC.requests, { class: "identityRead" })?.value, 2);
+  t.is(h.count(METRIC.throttled, { class: "identityRead", status: "429" })?.value, 1);
+  t.is(h.count(METRIC.pauses, { class: "identityRead" })?.value, 1);
+  t.is(h.count(METRIC.wait, { class: "identityRead" })?.count, 2, "each take's wait is observed");
+  // The retry waited out the pause in its budget take (measured from after the pause was recorded).
+  t.true((h.count(METRIC.waitTotal, { class: "identityRead" })?.value ?? 0) >= 300);
+});
+
+test("a 503 without Retry-After backs off and retries without pausing the class", async (t) => {
+  const h = await harness(t, [() => new Response("", { status: 503 })]);
+  const response = await h.send("/users/delta");
+  t.is(response.status, 200);
+  t.is(h.stub.seen.length, 2);
+  const rows = await h.db.execute(
+    "select paused_until from m365.budget where tenant = ? and limit_class = 'identityRead'",
+    [h.budgets.tenant],
+  );
+  t.is(rows[0].paused_until, null);
+});
+
+test("throttled past the last attempt, the 429 is handed back to the caller", async (t) => {
+  const h = await harness(t, [throttled("0.05"), throttled("0.05"), throttled("0.05")], 3);
+  const response = await h.send("/users/delta");
+  t.is(response.status, 429);
+  t.is(h.stub.seen.length, 3);
+});
+
+test("other errors are not retried, and $batch draws on no budget", async (t) => {
+  const h = await harness(t, [() => new Response("{}", { status: 403 }), () => new Response("{}", { status: 200 })]);
+  t.is((await h.send("/users/delta")).status, 403);
+  t.is(h.stub.seen.length, 1);
+  await h.send("/$batch", "POST");
+  t.is(h.count(METRIC.requests, { class: "none" })?.value, 1);
+  const rows = await h.db.execute("select limit_class from m365.budget where tenant = ?", [h.budgets.tenant]);
+  t.deepEqual(
+    rows.map((r) => r.limit_class),
+    ["identityRead"],
+  );
+});
+
+test("an Outlook 429 pauses that mailbox only", async (t) => {
+  const a = "0b7f3a52-6f1e-4f0c-9d55-2b1c4a0e9d11";
+  const b = "5a1d2c3b-0e9f-4a8b-9c7d-6e5f4a3b2c1d";
+  const h = await harness(t, [throttled("1.5")]);
+  const first = h.send(`/users/${a}/mailboxSettings`);
+  await new Promise((r) => setTimeout(r, 100));
+  const started = performance.now();
+  await h.send(`/users/${b}/mailboxSettings`);
+  t.true(performance.now() - started < 1000, "another mailbox is not held up");
+  await first;
+  const rows = await h.db.execute(
+    "select scope, paused_until is not null as paused from m365.budget where tenant = ? order by scope",
+    [h.budgets.tenant],
+  );
+  t.deepEqual(
+    rows.map((r) => [r.scope, r.paused]),
+    [
+      [a, true],
+      [b, false],
+    ],
+  );
+});
