@@ -1,0 +1,324 @@
+// Directory sync from Microsoft 365 as a durable job: claimed with a lease (several replicas, one runner), every
+// page committed with its progress and resume point, so a crash resumes from the last committed page.
+import { employeeHired, employeeLeft, employeeUpdated, type TDirectoryChange, type TSyncRun } from "@hearth/contracts";
+import type { DatabaseThis } from "@hearth/platform";
+import type { EntityManager } from "@mikro-orm/core";
+import {
+  type ApplyContext,
+  applyDirectoryChange,
+  applyToday,
+  type EmployeeEvent,
+  isNewOrChanged,
+  type MailboxSettings,
+  removeEmployee,
+} from "./domain/employee.ts";
+import { type EmployeeRow, loadEmployees, markSeen, rowToState, saveEmployee, sql, T } from "./employee-store.ts";
+
+export type PeopleThis = DatabaseThis & {
+  settings: { tenantId: string; syncIntervalMinutes: number; syncLeaseMs: number };
+};
+
+type RunRow = {
+  id: string;
+  kind: "full" | "incremental";
+  trigger: "schedule" | "manual";
+  status: "running" | "interrupted" | "completed";
+  next_link: string | null;
+  started_at: string | Date;
+  finished_at: string | Date | null;
+  pages: number;
+  seen: number;
+  created: number;
+  updated: number;
+  left: number;
+  error: string | null;
+};
+
+class LostClaimError extends Error {}
+
+export function today(): string {
+  return new Date().toISOString().slice(0, 10);
+}
+
+const iso = (v: string | Date | null) => (v === null ? null : new Date(v).toISOString());
+
+export function runView(r: RunRow): TSyncRun {
+  return {
+    id: r.id,
+    kind: r.kind,
+    trigger: r.trigger,
+    status: r.status,
+    startedAt: iso(r.started_at)!,
+    finishedAt: iso(r.finished_at),
+    pages: r.pages,
+    seen: r.seen,
+    created: r.created,
+    updated: r.updated,
+    left: r.left,
+    error: r.error,
+  };
+}
+
+/** Records the domain's events in this transaction's outbox. */
+export function recordAll(service: DatabaseThis, em: EntityManager, events: EmployeeEvent[]) {
+  for (const e of events) {
+    if (e.name === "employee.hired") service.recordEvent(em, employeeHired, e.payload);
+    else if (e.name === "employee.updated") service.recordEvent(em, employeeUpdated, e.payload as never);
+    else service.recordEvent(em, employeeLeft, e.payload);
+  }
+}
+
+export async function ensureSyncState(service: PeopleThis) {
+  await sql(
+    service.em(),
+    `insert into "people".sync_state (tenant_id, next_sync_at) values (?, now()) on conflict do nothing`,
+    [service.settings.tenantId],
+  );
+}
+
+export async function syncStatus(service: PeopleThis) {
+  const em = service.em();
+  const tenantId = service.settings.tenantId;
+  // One statement, so one snapshot: a run finishing meanwhile is not shown both running and completed.
+  const runs = await sql<RunRow & { slot: "current" | "last" }>(
+    em,
+    `(select *, 'current' as slot from "people".sync_run where tenant_id = ? and status <> 'completed'
+      order by started_at desc limit 1)
+     union all
+     (select *, 'last' as slot from "people".sync_run where tenant_id = ? and status = 'completed'
+      order by started_at desc limit 1)`,
+    [tenantId, tenantId],
+  );
+  const current = runs.find((r) => r.slot === "current");
+  const last = runs.find((r) => r.slot === "last");
+  // Read after the runs: a completed run's transaction also set the next sync time.
+  const [state] = await sql(em, `select * from "people".sync_state where tenant_id = ?`, [tenantId]);
+  return {
+    current: current ? runView(current) : null,
+    last: last ? runView(last) : null,
+    nextSyncAt: state ? iso(state.next_sync_at) : null,
+    hasDeltaLink: !!state?.delta_link,
+  };
+}
+
+/**
+ * Claims the tenant's sync (due, or `force` for on-demand runs) unless another replica holds it. Returns the
+ * claim's owner, or undefined.
+ */
+export async function claimSync(service: PeopleThis, force: boolean): Promise<string | undefined> {
+  await ensureSyncState(service);
+  const owner = `${service.broker.nodeID}:${crypto.randomUUID()}`;
+  const rows = await service.em().transactional((em) =>
+    sql(
+      em,
+      `with s as (
+         select tenant_id from "people".sync_state
+         where tenant_id = ? and (claimed_until is null or claimed_until < now()) ${force ? "" : "and next_sync_at <= now()"}
+         for update skip locked
+       )
+       update "people".sync_state st set claimed_by = ?, claimed_until = now() + ? * interval '1 millisecond'
+       from s where st.tenant_id = s.tenant_id returning st.tenant_id`,
+      [service.settings.tenantId, owner, service.settings.syncLeaseMs],
+    ),
+  );
+  return rows.length > 0 ? owner : undefined;
+}
+
+async function releaseClaim(service: PeopleThis, owner: string, nextInMinutes: number) {
+  await sql(
+    service.em(),
+    `update "people".sync_state set claimed_by = null, claimed_until = null,
+       next_sync_at = now() + ? * interval '1 minute' where tenant_id = ? and claimed_by = ?`,
+    [nextInMinutes, service.settings.tenantId, owner],
+  );
+}
+
+/** Within a page's transaction: still ours? Extends the lease, or aborts the page if another replica took over. */
+async function fence(service: PeopleThis, em: EntityManager, owner: string) {
+  const rows = await sql(
+    em,
+    `update "people".sync_state set claimed_until = now() + ? * interval '1 millisecond'
+     where tenant_id = ? and claimed_by = ? returning tenant_id`,
+    [service.settings.syncLeaseMs, service.settings.tenantId, owner],
+  );
+  if (rows.length === 0) throw new LostClaimError("the directory sync was taken over by another replica");
+}
+
+/** The unfinished run to resume, or a new one (full without a deltaLink, incremental with one). */
+export async function openRun(service: PeopleThis, trigger: "schedule" | "manual"): Promise<RunRow> {
+  const tenantId = service.settings.tenantId;
+  return service.transaction(async (em) => {
+    const [unfinished] = await sql<RunRow>(
+      em,
+      `select * from "people".sync_run where tenant_id = ? and status <> 'completed' order by started_at desc limit 1`,
+      [tenantId],
+    );
+    if (unfinished) {
+      const [resumed] = await sql<RunRow>(
+        em,
+        `update "people".sync_run set status = 'running', error = null where id = ? returning *`,
+        [unfinished.id],
+      );
+      return resumed!;
+    }
+    const [state] = await sql(em, `select delta_link from "people".sync_state where tenant_id = ?`, [tenantId]);
+    const [run] = await sql<RunRow>(
+      em,
+      `insert into "people".sync_run (id, tenant_id, kind, trigger, status, started_at)
+       values (?, ?, ?, ?, 'running', now()) returning *`,
+      [crypto.randomUUID(), tenantId, state?.delta_link ? "incremental" : "full", trigger],
+    );
+    return run!;
+  });
+}
+
+/** Runs the claimed sync to the end; on failure the run stays resumable from its last committed page. */
+export async function runClaimedSync(service: PeopleThis, owner: string, run: RunRow): Promise<TSyncRun> {
+  try {
+    const finished = await syncPages(service, owner, run);
+    await releaseClaim(service, owner, service.settings.syncIntervalMinutes);
+    return finished;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    await sql(service.em(), `update "people".sync_run set status = 'interrupted', error = ? where id = ?`, [
+      message.slice(0, 2000),
+      run.id,
+    ]).catch(() => undefined);
+    // Try again soon, not after a whole interval.
+    await releaseClaim(service, owner, Math.min(1, service.settings.syncIntervalMinutes)).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function syncPages(service: PeopleThis, owner: string, run: RunRow): Promise<TSyncRun> {
+  const tenantId = service.settings.tenantId;
+  const [state] = await sql(service.em(), `select delta_link from "people".sync_state where tenant_id = ?`, [tenantId]);
+  let kind = run.kind;
+  let link: string | undefined =
+    run.next_link ?? (kind === "incremental" ? (state?.delta_link ?? undefined) : undefined);
+  for (;;) {
+    const page = await service.broker.call("m365.readDirectoryChanges", link ? { link } : {});
+    const result = page as {
+      changes: TDirectoryChange[];
+      nextLink?: string;
+      deltaLink?: string;
+      resyncRequired: boolean;
+    };
+    if (result.resyncRequired) {
+      if (!link) throw new Error("m365 asked for a resync of a read that started without a link");
+      // The delta token expired (410): read everything again; whoever is not seen has left.
+      await service.transaction(async (em) => {
+        await fence(service, em, owner);
+        await sql(em, `update "people".sync_run set kind = 'full', next_link = null where id = ?`, [run.id]);
+        await sql(em, `update "people".sync_state set delta_link = null where tenant_id = ?`, [tenantId]);
+      });
+      kind = "full";
+      link = undefined;
+      continue;
+    }
+    const ctx: ApplyContext = { tenantId, today: today(), source: "graph" };
+    const ids = [...new Set(result.changes.map((c) => (c.kind === "upsert" ? c.user.id : c.id)))];
+    // Mailbox settings only for people who are new or changed, fetched before the transaction (no remote call in it).
+    const before = await loadEmployees(service.em(), tenantId, ids);
+    const needMailbox = [
+      ...new Set(
+        result.changes
+          .filter((c) => isNewOrChanged(before.get(c.kind === "upsert" ? c.user.id : c.id), c, ctx))
+          .map((c) => (c as Extract<TDirectoryChange, { kind: "upsert" }>).user.id),
+      ),
+    ];
+    const mailboxes = new Map<string, MailboxSettings>();
+    for (let i = 0; i < needMailbox.length; i += 100) {
+      const { settings } = (await service.broker.call("m365.readMailboxSettings", {
+        userIds: needMailbox.slice(i, i + 100),
+      })) as { settings: Array<{ userId: string; timeZone: string | null; locale: string | null; error?: string }> };
+      for (const s of settings) if (!s.error) mailboxes.set(s.userId, { timeZone: s.timeZone, locale: s.locale });
+    }
+    const done = await service.transaction(async (em) => {
+      await fence(service, em, owner);
+      const current = await loadEmployees(em, tenantId, ids, true);
+      const counts = { created: 0, updated: 0, left: 0, seen: 0 };
+      const upserted = new Set<string>();
+      for (const change of result.changes) {
+        const id = change.kind === "upsert" ? change.user.id : change.id;
+        const outcome = applyDirectoryChange(current.get(id), change, ctx, mailboxes.get(id));
+        if (change.kind === "upsert") upserted.add(id);
+        if (outcome.kind === "ignored" || !outcome.next) continue;
+        current.set(id, outcome.next);
+        if (outcome.kind === "created") counts.created++;
+        if (outcome.kind === "updated" && outcome.events.some((e) => e.name === "employee.updated")) counts.updated++;
+        if (outcome.events.some((e) => e.name === "employee.left")) counts.left++;
+        if (outcome.kind !== "unchanged") await saveEmployee(em, outcome.next, run.id);
+        recordAll(service, em, outcome.events);
+      }
+      counts.seen = upserted.size;
+      await markSeen(em, tenantId, [...upserted], run.id);
+      let finishedRun: RunRow | undefined;
+      if (result.deltaLink) {
+        if (kind === "full") counts.left += await markUnseenAsLeft(service, em, run.id, ctx);
+        counts.left += await applyLeaveDates(service, em, ctx);
+        await sql(
+          em,
+          `update "people".sync_state set delta_link = ?, next_sync_at = now() + ? * interval '1 minute'
+           where tenant_id = ?`,
+          [result.deltaLink, service.settings.syncIntervalMinutes, tenantId],
+        );
+      }
+      const [updatedRun] = await sql<RunRow>(
+        em,
+        `update "people".sync_run set pages = pages + 1, seen = seen + ?, created = created + ?, updated = updated + ?,
+           "left" = "left" + ?, next_link = ?, status = ?, finished_at = ${result.deltaLink ? "now()" : "null"}
+         where id = ? returning *`,
+        [
+          counts.seen,
+          counts.created,
+          counts.updated,
+          counts.left,
+          result.nextLink ?? null,
+          result.deltaLink ? "completed" : "running",
+          run.id,
+        ],
+      );
+      if (result.deltaLink) finishedRun = updatedRun;
+      return finishedRun;
+    });
+    if (done) return runView(done);
+    if (!result.nextLink) throw new Error("m365 returned a delta page with neither nextLink nor deltaLink");
+    link = result.nextLink;
+  }
+}
+
+/** After a full read: people from Microsoft 365 it did not report are no longer in the directory. */
+async function markUnseenAsLeft(service: PeopleThis, em: EntityManager, runId: string, ctx: ApplyContext) {
+  const rows = await sql<EmployeeRow>(
+    em,
+    `select * from ${T} where tenant_id = ? and source = 'graph' and status = 'active'
+       and last_seen_run is distinct from ? for update`,
+    [ctx.tenantId, runId],
+  );
+  let left = 0;
+  for (const row of rows) {
+    const outcome = removeEmployee(rowToState(row), ctx);
+    if (outcome.next) await saveEmployee(em, outcome.next);
+    recordAll(service, em, outcome.events);
+    if (outcome.events.some((e) => e.name === "employee.left")) left++;
+  }
+  return left;
+}
+
+/** Leave dates that have arrived turn active people into leavers. */
+export async function applyLeaveDates(service: DatabaseThis, em: EntityManager, ctx: Omit<ApplyContext, "source">) {
+  const rows = await sql<EmployeeRow>(
+    em,
+    `select * from ${T} where tenant_id = ? and status = 'active' and leave_date <= ? for update`,
+    [ctx.tenantId, ctx.today],
+  );
+  let left = 0;
+  for (const row of rows) {
+    const outcome = applyToday(rowToState(row), ctx);
+    if (outcome.next) await saveEmployee(em, outcome.next);
+    recordAll(service, em, outcome.events);
+    if (outcome.events.some((e) => e.name === "employee.left")) left++;
+  }
+  return left;
+}

@@ -1,0 +1,43 @@
+import { defineEntity, p } from "@mikro-orm/core";
+
+/** One person of the directory: only what Hearth uses (minimisation). */
+export const Employee = defineEntity({
+  name: "Employee",
+  tableName: "employees",
+  uniques: [{ name: "employees_tenant_object_unique", properties: ["tenantId", "objectId"] }],
+  indexes: [
+    { name: "employees_directory_idx", properties: ["tenantId", "status", "displayName", "objectId"] },
+    { name: "employees_manager_idx", properties: ["tenantId", "managerId"] },
+    { name: "employees_mail_idx", properties: ["tenantId", "mail"] },
+  ],
+  properties: {
+    id: p.uuid().primary(),
+    tenantId: p.uuid(),
+    objectId: p.uuid(),
+    displayName: p.string().length(256).nullable(),
+    givenName: p.string().length(128).nullable(),
+    surname: p.string().length(128).nullable(),
+    mail: p.string().length(320).nullable(),
+    upn: p.string().length(320).nullable(),
+    department: p.string().length(200).nullable(),
+    jobTitle: p.string().length(200).nullable(),
+    office: p.string().length(200).nullable(),
+    country: p.string().length(2).nullable(),
+    timeZone: p.string().length(64).nullable(),
+    preferredLanguage: p.string().length(16).nullable(),
+    managerId: p.uuid().nullable(),
+    hireDate: p.string().length(10).nullable(),
+    leaveDate: p.string().length(10).nullable(),
+    enabled: p.boolean(),
+    status: p.string().length(8),
+    source: p.string().length(8),
+    hiredAnnounced: p.boolean().default(false),
+    /** The sync run that last reported this person: a full resync marks those it did not see as left. */
+    lastSeenRun: p.uuid().nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
+  },
+});

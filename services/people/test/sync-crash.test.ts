@@ -1,0 +1,69 @@
+// A replica killed -9 in the middle of a sync: the next replica resumes from the last committed page once the dead
+// one's lease has run out. The people service runs in a child process; the m365 test double here, over NATS.
+import path from "node:path";
+import { createTestEnvironment, query, spawnNode, startBroker } from "@hearth/testkit";
+import test from "ava";
+import { createPeopleService } from "../src/people.service.ts";
+import { FakeDirectory, fakeM365Service } from "./fixtures/fake-m365.ts";
+
+const PEOPLE_SERVICE = path.join(import.meta.dirname, "..", "src", "people.service.ts");
+const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
+
+async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test("kill -9 between pages: the sync resumes on another replica, nothing lost or doubled", async (t) => {
+  const env = await createTestEnvironment();
+  t.teardown(() => env.cleanup());
+  const sql = (text: string) => query(env.database!.url, text);
+  const directory = new FakeDirectory();
+  for (let n = 1; n <= 10; n++) {
+    directory.upsert({ id: id(n), displayName: `Person ${n}`, employeeHireDate: "2024-01-01", managerId: null });
+  }
+  let open!: () => void;
+  directory.gate = new Promise((resolve) => {
+    open = resolve;
+  });
+  directory.gateFromPage = 3;
+  const m365 = await startBroker(env.config, [fakeM365Service(directory)]);
+  t.teardown(() => m365.stop());
+  const child = spawnNode({
+    serviceModules: [PEOPLE_SERVICE],
+    env: { ...env.env, PEOPLE_SYNC_LEASE_MS: "4000", PEOPLE_SYNC_INTERVAL_MINUTES: "600" },
+  });
+  t.teardown(() => child.kill());
+  await child.ready;
+  await m365.waitForServices(["people"], 10_000);
+
+  // Its caller hears of the death only after the heartbeat timeout; nobody waits for it.
+  m365.call("people.runDirectorySync", {}, { timeout: 3000 }).catch(() => undefined);
+  await until("the third page to be requested", () => directory.waiting > 0);
+  await child.kill();
+  t.deepEqual(await sql("select status, pages, created from people.sync_run"), [
+    { status: "running", pages: 2, created: 6 },
+  ]);
+  t.is((await sql("select count(*)::int as n from people.employees"))[0].n, 6);
+  open();
+
+  const replica = await startBroker(env.config, [createPeopleService({ scheduler: false })]);
+  t.teardown(() => replica.stop());
+  let result: unknown = null;
+  const started = Date.now();
+  await until("the dead replica's lease to run out", async () => {
+    result = await replica.call("people.runDirectorySync", {});
+    return result !== null;
+  });
+  t.true(Date.now() - started >= 500, "the dead replica's claim was respected for a while");
+  t.like(result, { status: "completed", pages: 4, created: 10 });
+  t.is((await sql("select count(*)::int as n from people.employees"))[0].n, 10);
+  const hired = await sql(
+    "select payload->>'objectId' as id, count(*)::int as n from people.outbox where event = 'employee.hired' group by 1",
+  );
+  t.is(hired.length, 10);
+  t.true(hired.every((h) => h.n === 1));
+});

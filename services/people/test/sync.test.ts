@@ -1,0 +1,235 @@
+import { createTestEnvironment, query, startBroker } from "@hearth/testkit";
+import test from "ava";
+import { createPeopleService } from "../src/people.service.ts";
+import { FakeDirectory, fakeM365Service } from "./fixtures/fake-m365.ts";
+import { countBy, type Harness, oid, startPeople } from "./helpers.ts";
+
+const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
+
+function hireTenant(directory: FakeDirectory, count: number) {
+  for (let n = 1; n <= count; n++) {
+    directory.upsert({
+      id: id(n),
+      displayName: `Person ${n}`,
+      mail: `person${n}@contoso.example`,
+      userPrincipalName: `person${n}@contoso.example`,
+      department: n % 2 ? "Sales" : "Engineering",
+      managerId: n === 1 ? null : id(1),
+      employeeHireDate: "2024-01-01T00:00:00Z",
+      timeZone: "Europe/Berlin",
+    });
+  }
+}
+
+function sync(h: Harness) {
+  return h.broker.call("people.runDirectorySync", {}) as Promise<{
+    kind: string;
+    status: string;
+    pages: number;
+    seen: number;
+    created: number;
+    updated: number;
+    left: number;
+  }>;
+}
+
+async function employees(h: Harness) {
+  return h.sql("select object_id, department, status, time_zone from people.employees order by object_id");
+}
+
+test("first run reads everything to the deltaLink; later runs apply only changes, each event once", async (t) => {
+  const h = await startPeople(t);
+  hireTenant(h.directory, 8);
+  const first = await sync(h);
+  t.like(first, { kind: "full", status: "completed", pages: 3, seen: 8, created: 8, updated: 0, left: 0 });
+  const rows = await employees(h);
+  t.is(rows.length, 8);
+  t.true(rows.every((r) => r.time_zone === "Europe/Berlin" && r.status === "active"));
+  t.deepEqual(h.directory.mailboxCalls.flat().sort(), rows.map((r) => r.object_id).sort());
+  let events = await h.eventCounts();
+  t.is(countBy(events, "employee.hired"), 8);
+
+  // Nothing changed: an incremental run does nothing and fetches no mailbox.
+  h.directory.mailboxCalls = [];
+  t.like(await sync(h), { kind: "incremental", status: "completed", created: 0, updated: 0, left: 0 });
+  t.deepEqual(h.directory.mailboxCalls, []);
+  t.deepEqual(await h.eventCounts(), events);
+
+  // A move, a hire, a disable and a removal.
+  h.directory.upsert({ id: id(2), department: "Marketing" });
+  h.directory.upsert({
+    id: id(9),
+    displayName: "New Person",
+    mail: "new@contoso.example",
+    employeeHireDate: "2026-12-01",
+  });
+  h.directory.upsert({ id: id(3), accountEnabled: false });
+  h.directory.remove(id(4));
+  const incremental = await sync(h);
+  t.like(incremental, { kind: "incremental", status: "completed", seen: 3, created: 1, left: 2 });
+  t.deepEqual(h.directory.mailboxCalls.flat().sort(), [id(2), id(3), id(9)]);
+  events = await h.eventCounts();
+  t.is(events.get(`employee.hired ${id(9)}`), 1);
+  t.is(events.get(`employee.updated ${id(2)}`), 1);
+  t.is(events.get(`employee.left ${id(3)}`), 1);
+  t.is(events.get(`employee.left ${id(4)}`), 1);
+  const [moved] = await h.sql(
+    "select payload from people.outbox where event = 'employee.updated' and payload->>'objectId' = $1",
+    [id(2)],
+  );
+  t.deepEqual(moved.payload.changes, { department: "Marketing" });
+  t.is(countBy(events, "employee.hired"), 9);
+
+  // The same again: nothing new.
+  t.like(await sync(h), { created: 0, updated: 0, left: 0 });
+  t.deepEqual(await h.eventCounts(), events);
+});
+
+test("a crash between pages resumes from the last committed page: nothing lost, nothing doubled", async (t) => {
+  const h = await startPeople(t);
+  hireTenant(h.directory, 10); // 4 pages of 3
+  h.directory.failOnPage = 3;
+  const error = await t.throwsAsync(sync(h));
+  t.regex(error!.message, /connection reset/);
+  t.is((await employees(h)).length, 6, "the two committed pages are kept");
+  const status = (await h.broker.call("people.getDirectorySync", {})) as { current: { status: string; pages: number } };
+  t.like(status.current, { status: "interrupted", pages: 2 });
+
+  h.directory.failOnPage = undefined;
+  const resumed = await sync(h);
+  t.like(resumed, { kind: "full", status: "completed", pages: 4, seen: 10, created: 10 });
+  t.is((await employees(h)).length, 10);
+  const events = await h.eventCounts();
+  t.is(countBy(events, "employee.hired"), 10);
+  t.true([...events.values()].every((n) => n === 1));
+  // The resume read pages 3 and 4 only.
+  t.is(h.directory.pagesRead, 3 + 2);
+});
+
+test("an expired delta token (410) forces a full resync; people it does not see have left", async (t) => {
+  const h = await startPeople(t);
+  hireTenant(h.directory, 5);
+  await sync(h);
+  // Someone disappears without the delta ever saying so, and the token expires.
+  h.directory.users.delete(id(5));
+  h.directory.upsert({ id: id(2), jobTitle: "Lead" });
+  h.directory.expireTokens();
+  const resync = await sync(h);
+  t.like(resync, { kind: "full", status: "completed", left: 1 });
+  const events = await h.eventCounts();
+  t.is(events.get(`employee.left ${id(5)}`), 1);
+  t.is(events.get(`employee.updated ${id(2)}`), 1);
+  t.is(countBy(events, "employee.hired"), 5);
+  // Back to incremental from the new deltaLink.
+  t.like(await sync(h), { kind: "incremental", created: 0, updated: 0, left: 0 });
+});
+
+test("on demand through the gateway (HR), progress visible; a scheduled attempt before it is due does nothing", async (t) => {
+  const h = await startPeople(t);
+  hireTenant(h.directory, 7);
+  const hr = await h.token("hr@contoso.example", ["HR"]);
+  const started = await h.http("POST", "/api/v1/directory/sync", { token: hr, body: {} });
+  t.is(started.status, 202, started.text);
+  // While it runs (or just after), a second runner finds the claim taken or nothing due.
+  let last: any;
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    last = (await h.http("GET", "/api/v1/directory/sync", { token: hr })).json;
+    if (last.last) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.like(last.last, { kind: "full", status: "completed", pages: 3, created: 7 });
+  t.is(last.current, null);
+  t.true(last.hasDeltaLink);
+  t.true(new Date(last.nextSyncAt).getTime() > Date.now() + 30 * 60_000, "next run one interval away");
+  // Not due: a scheduled attempt does nothing.
+  t.is(await h.broker.call("people.runDirectorySync", { trigger: "schedule" }), null);
+});
+
+test("the schedule: a due sync runs by itself, once per interval", async (t) => {
+  const directory = new FakeDirectory();
+  hireTenant(directory, 4);
+  const h = await startPeople(t, {
+    directory,
+    people: { scheduler: true, schedulerPollMs: 100, syncIntervalMinutes: 60 },
+  });
+  const deadline = Date.now() + 10_000;
+  let runs: any[] = [];
+  while (Date.now() < deadline) {
+    runs = await h.sql("select status, created from people.sync_run");
+    if (runs.some((r) => r.status === "completed")) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.deepEqual(runs, [{ status: "completed", created: 4 }]);
+  // Polled again and again, but not due for an hour: still one run.
+  await new Promise((r) => setTimeout(r, 500));
+  t.is((await h.sql("select count(*)::int as n from people.sync_run"))[0].n, 1);
+  t.is(countBy(await h.eventCounts(), "employee.hired"), 4);
+});
+
+test("two replicas asked to sync at once: one runs it, the other stands aside; every event once", async (t) => {
+  const env = await createTestEnvironment({ nats: false });
+  t.teardown(() => env.cleanup());
+  const directory = new FakeDirectory();
+  hireTenant(directory, 7);
+  let open!: () => void;
+  directory.gate = new Promise((resolve) => {
+    open = resolve;
+  });
+  const replicas = await Promise.all(
+    [1, 2].map(() => startBroker(env.config, [createPeopleService({ scheduler: false }), fakeM365Service(directory)])),
+  );
+  t.teardown(() => Promise.all(replicas.map((b) => b.stop())));
+  const calls = replicas.map((b) => b.call("people.runDirectorySync", {}));
+  // The winner is held at its first page; the other one answers meanwhile, having found the claim taken.
+  t.is(await Promise.race(calls), null);
+  open();
+  const results = await Promise.all(calls);
+  t.is(results.filter((r) => r === null).length, 1);
+  t.like(
+    results.find((r) => r !== null),
+    { status: "completed", created: 7 },
+  );
+  const hired = await query(
+    env.database!.url,
+    "select count(*)::int as n from people.outbox where event = 'employee.hired'",
+  );
+  t.is(hired[0].n, 7);
+  t.is(directory.pagesRead, 3);
+});
+
+test("the schedule applies leave dates that have arrived, also to people not from Microsoft 365, once", async (t) => {
+  const h = await startPeople(t, { seed: true, people: { scheduler: true, schedulerPollMs: 100 } });
+  const leaver = oid("ruby.scott@contoso.example");
+  const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  await h.sql("update people.employees set leave_date = $1 where object_id = $2", [yesterday, leaver]);
+  const deadline = Date.now() + 10_000;
+  let status = "active";
+  while (Date.now() < deadline && status === "active") {
+    [{ status }] = await h.sql("select status from people.employees where object_id = $1", [leaver]);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.is(status, "left");
+  await new Promise((r) => setTimeout(r, 400));
+  const events = await h.eventCounts();
+  t.is(events.get(`employee.left ${leaver}`), 1);
+  t.is(countBy(events, "employee.left"), 1);
+});
+
+test("a replica that died holding the sync blocks others only until its lease runs out; then the run resumes", async (t) => {
+  const h = await startPeople(t);
+  hireTenant(h.directory, 10);
+  h.directory.failOnPage = 3;
+  await t.throwsAsync(sync(h));
+  h.directory.failOnPage = undefined;
+  // As if a replica had claimed the sync and been killed -9 (its claim left behind, its lease still running).
+  await h.sql(
+    "update people.sync_state set claimed_by = 'dead-node:1', claimed_until = now() + interval '1500 milliseconds'",
+  );
+  t.is(await h.broker.call("people.runDirectorySync", {}), null);
+  await new Promise((r) => setTimeout(r, 1600));
+  t.like(await sync(h), { status: "completed", pages: 4, created: 10 });
+  const events = await h.eventCounts();
+  t.is(countBy(events, "employee.hired"), 10);
+  t.true([...events.values()].every((n) => n === 1));
+});
