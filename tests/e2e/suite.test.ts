@@ -27,7 +27,7 @@ async function startSuite(t: ExecutionContext, env: Record<string, string>) {
     if (child.exitCode === null) child.kill("SIGKILL");
     await exited;
   });
-  // PORT=0: the gateway binds a port the kernel picks and logs it. A port probed free beforehand can be taken by
+  // PORT=0: the gateway binds a port the kernel picks and logs it (at info level). A port probed free beforehand can be taken by
   // another test's outbound connection before the suite binds it (seen in CI as EADDRINUSE).
   const deadline = Date.now() + 60_000;
   let base = "";
@@ -57,7 +57,7 @@ for (const mode of ["postgresql+nats", "embedded"] as const) {
   test(`${mode}: the suite starts, serves a token's caller, and stops gracefully on SIGTERM`, async (t) => {
     const testEnv = await createTestEnvironment(mode === "embedded" ? { database: "embedded", nats: false } : {});
     t.teardown(() => testEnv.cleanup());
-    const env = { ...testEnv.env, PORT: "0", METRICS: "off", LOG_FORMAT: "json" };
+    const env = { ...testEnv.env, PORT: "0", METRICS: "off", LOG_FORMAT: "json", LOG_LEVEL: "info" };
     const suite = await startSuite(t, env);
 
     const bearer = await token(env, "--user", "hr@contoso.example", "--roles", "HR,CommunityManager");
