@@ -1,4 +1,5 @@
 export { loadOrCreateCertificates, writeCaCertificate } from "./certificates.ts";
+export { m365ClientEnv } from "./client-env.ts";
 export { checkAgainstContract, loadContract } from "./contract.ts";
 export type { AppSummary, EmulatorControl, HireOptions } from "./control.ts";
 export { GRAPH_RESOURCE, openIdConfiguration, TOKEN_LIFETIME_SECONDS } from "./entra/entra.ts";

@@ -2,7 +2,7 @@
 // delta, mailboxSettings, $batch, permissions and throttling. The service runs in a child node that trusts the
 // emulator's CA through NODE_EXTRA_CA_CERTS (read only at process start), and is called over NATS.
 import path from "node:path";
-import { type GraphEmulator, startGraphEmulator } from "@hearth/graph-emulator";
+import { type GraphEmulator, m365ClientEnv, startGraphEmulator } from "@hearth/graph-emulator";
 import { call } from "@hearth/platform";
 import {
   type ChildNode,
@@ -25,17 +25,11 @@ const nodes: ChildNode[] = [];
 const SERVICE = path.join(import.meta.dirname, "..", "src", "m365.service.ts");
 
 async function startM365Node(overrides: Record<string, string> = {}): Promise<ChildNode> {
-  const app = emulator.control.app();
   const node = spawnNode({
     serviceModules: [SERVICE],
     env: {
       ...env.env,
-      NODE_EXTRA_CA_CERTS: emulator.caCertPath,
-      M365_TENANT_ID: emulator.tenantId,
-      M365_CLIENT_ID: app.clientId,
-      M365_CLIENT_SECRET: app.clientSecret,
-      M365_AUTHORITY_HOST: emulator.url,
-      M365_GRAPH_URL: emulator.url,
+      ...m365ClientEnv(emulator),
       ...overrides,
     },
   });

@@ -1,7 +1,7 @@
 // The directory sync end to end: the real m365 service (a child node, over NATS) against the Graph emulator's
 // tenant, hires, changes and removals made through the emulator's control API.
 import path from "node:path";
-import { type GraphEmulator, startGraphEmulator } from "@hearth/graph-emulator";
+import { type GraphEmulator, m365ClientEnv, startGraphEmulator } from "@hearth/graph-emulator";
 import {
   type ChildNode,
   createTestEnvironment,
@@ -31,17 +31,11 @@ test.before(async () => {
     deltaPageSize: 25,
   });
   env = await createTestEnvironment();
-  const app = emulator.control.app();
   m365 = spawnNode({
     serviceModules: [M365_SERVICE],
     env: {
       ...env.env,
-      NODE_EXTRA_CA_CERTS: emulator.caCertPath,
-      M365_TENANT_ID: emulator.tenantId,
-      M365_CLIENT_ID: app.clientId,
-      M365_CLIENT_SECRET: app.clientSecret,
-      M365_AUTHORITY_HOST: emulator.url,
-      M365_GRAPH_URL: emulator.url,
+      ...m365ClientEnv(emulator),
     },
   });
   await m365.ready;

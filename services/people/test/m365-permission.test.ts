@@ -1,6 +1,6 @@
 // The tenant has not granted User.Read.All: the sync fails with an error naming the permission and stores nothing.
 import path from "node:path";
-import { startGraphEmulator } from "@hearth/graph-emulator";
+import { m365ClientEnv, startGraphEmulator } from "@hearth/graph-emulator";
 import { createTestEnvironment, query, spawnNode, startBroker } from "@hearth/testkit";
 import test from "ava";
 import { createPeopleService } from "../src/people.service.ts";
@@ -15,20 +15,14 @@ test("a permission missing in the tenant: a clear error, no partial state", asyn
     timeScale: 100,
   });
   t.teardown(() => emulator.close());
-  const app = emulator.control.app();
-  emulator.control.revoke("User.Read.All", app.clientId);
+  emulator.control.revoke("User.Read.All", emulator.control.app().clientId);
   const env = await createTestEnvironment();
   t.teardown(() => env.cleanup());
   const m365 = spawnNode({
     serviceModules: [M365_SERVICE],
     env: {
       ...env.env,
-      NODE_EXTRA_CA_CERTS: emulator.caCertPath,
-      M365_TENANT_ID: emulator.tenantId,
-      M365_CLIENT_ID: app.clientId,
-      M365_CLIENT_SECRET: app.clientSecret,
-      M365_AUTHORITY_HOST: emulator.url,
-      M365_GRAPH_URL: emulator.url,
+      ...m365ClientEnv(emulator),
     },
   });
   t.teardown(() => m365.stop());

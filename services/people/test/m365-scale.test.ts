@@ -1,7 +1,7 @@
 // 5,000 people from the Graph emulator with Microsoft's throttling on (time-scaled), through the real m365 service:
 // the directory equals the tenant; then hires, changes and leavers arrive by delta, each event exactly once.
 import path from "node:path";
-import { type GraphEmulator, startGraphEmulator } from "@hearth/graph-emulator";
+import { type GraphEmulator, m365ClientEnv, startGraphEmulator } from "@hearth/graph-emulator";
 import {
   type ChildNode,
   createTestEnvironment,
@@ -28,17 +28,11 @@ test.before(async () => {
     timeScale: 100,
   });
   env = await createTestEnvironment();
-  const app = emulator.control.app();
   m365 = spawnNode({
     serviceModules: [M365_SERVICE],
     env: {
       ...env.env,
-      NODE_EXTRA_CA_CERTS: emulator.caCertPath,
-      M365_TENANT_ID: emulator.tenantId,
-      M365_CLIENT_ID: app.clientId,
-      M365_CLIENT_SECRET: app.clientSecret,
-      M365_AUTHORITY_HOST: emulator.url,
-      M365_GRAPH_URL: emulator.url,
+      ...m365ClientEnv(emulator),
     },
   });
   await m365.ready;

@@ -1,0 +1,18 @@
+import type { GraphEmulator } from "./server.ts";
+
+/**
+ * The environment a Hearth process needs to use this emulator as its Microsoft 365 tenant: the m365 service's
+ * credentials of an app registration (the first one by default) and the emulator's CA, which Node reads only at
+ * process start — so pass it to a child process, not to the current one.
+ */
+export function m365ClientEnv(emulator: GraphEmulator, clientId?: string): Record<string, string> {
+  const app = emulator.control.app(clientId);
+  return {
+    NODE_EXTRA_CA_CERTS: emulator.caCertPath,
+    M365_TENANT_ID: emulator.tenantId,
+    M365_CLIENT_ID: app.clientId,
+    M365_CLIENT_SECRET: app.clientSecret,
+    M365_AUTHORITY_HOST: emulator.url,
+    M365_GRAPH_URL: emulator.url,
+  };
+}
