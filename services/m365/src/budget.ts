@@ -155,6 +155,47 @@ export class BudgetStore {
     }
   }
 
+  /**
+   * Takes `cost` from the bucket of each scope (e.g. one per mailbox) of a class: all buckets that have the tokens
+   * are charged in one statement; the few that are short (or paused) wait their turn one by one. A $batch of 20
+   * mailbox reads costs two statements instead of forty.
+   */
+  async takeEach(limitClass: LimitClass, scopes: readonly string[], cost = 1): Promise<void> {
+    const costs = new Map<string, number>();
+    for (const scope of scopes) costs.set(scope, (costs.get(scope) ?? 0) + cost);
+    if (costs.size === 0) return;
+    const unknown = [...costs.keys()].filter((scope) => !this.known.has(`${limitClass}\u0000${scope}`));
+    if (unknown.length > 0) {
+      const { capacity, refillPerSecond } = this.shapes[limitClass];
+      // New rows only: a changed configuration is applied by ensure() on the slow path below.
+      await this.execute(
+        `insert into ${this.table} (tenant, limit_class, scope, tokens, capacity, refill_per_second, refilled_at)
+         select ?, ?, s.scope, ?, ?, ?, clock_timestamp() from jsonb_array_elements_text(?::jsonb) as s(scope)
+         on conflict (tenant, limit_class, scope) do nothing`,
+        [this.tenant, limitClass, capacity, capacity, refillPerSecond, JSON.stringify(unknown)],
+      );
+    }
+    const available = `least(b.capacity, b.tokens + b.refill_per_second * greatest(0, extract(epoch from clock_timestamp() - b.refilled_at)))`;
+    const wanted = JSON.stringify([...costs].map(([scope, c]) => ({ scope, cost: c })));
+    const granted = await this.execute(
+      `update ${this.table} as b
+       set tokens = ${available} - w.cost, refilled_at = greatest(b.refilled_at, clock_timestamp())
+       from jsonb_to_recordset(?::jsonb) as w(scope text, cost float8)
+       where b.tenant = ? and b.limit_class = ? and b.scope = w.scope
+         and (b.paused_until is null or b.paused_until <= clock_timestamp())
+         and ${available} >= w.cost
+       returning b.scope`,
+      [wanted, this.tenant, limitClass],
+    );
+    for (const row of granted) {
+      const scope = String(row.scope);
+      this.known.add(`${limitClass}\u0000${scope}`);
+      this.observer.granted?.(limitClass, costs.get(scope)!, 0);
+      costs.delete(scope);
+    }
+    await Promise.all([...costs].map(([scope, c]) => this.take(limitClass, c, scope)));
+  }
+
   /** Graph said 429 (or 503) with this Retry-After: nobody draws on the class until it has passed. */
   async pause(limitClass: LimitClass, ms: number, scope = ""): Promise<void> {
     await this.ensure(limitClass, scope);

@@ -75,14 +75,15 @@ export async function readDirectoryPage(graph: GraphApi, link?: string): Promise
 }
 
 /**
- * Sends sub-requests through JSON $batch (≤ 20 each), charging every sub-request to its budget, retrying only the
- * throttled ones after the largest Retry-After. Returns the final sub-response of every request.
+ * Sends sub-requests through JSON $batch (≤ 20 each), charging every sub-request to its budget (`charge` gets the
+ * sub-requests of one $batch at a time), retrying only the throttled ones after the largest Retry-After. Returns the
+ * final sub-response of every request.
  */
 export async function sendBatched(
   graph: GraphApi,
   operation: GraphOperation,
   requests: SubRequest[],
-  charge: (request: SubRequest) => Promise<void>,
+  charge: (requests: SubRequest[]) => Promise<void>,
   throttled: (request: SubRequest, retryAfterMs: number) => Promise<void> = async () => undefined,
 ): Promise<Map<string, SubResponse>> {
   const results = new Map<string, SubResponse>();
@@ -90,7 +91,7 @@ export async function sendBatched(
     chunk(requests).map(async (batch) => {
       let pending = batch;
       for (let attempt = 1; pending.length > 0; attempt++) {
-        await Promise.all(pending.map(charge));
+        await charge(pending);
         const response = await send(() =>
           graph.client.api("/$batch").responseType(ResponseType.RAW).post(buildBatchBody(pending)),
         );
@@ -142,7 +143,7 @@ export async function readMailboxSettings(graph: GraphApi, userIds: string[]): P
     graph,
     "readMailboxSettings",
     requests,
-    (r) => graph.budgets.take("outlookMailbox", 1, mailboxOf(r)).then(() => undefined),
+    (batch) => graph.budgets.takeEach("outlookMailbox", batch.map(mailboxOf)),
     // Other replicas reading the same mailbox wait too.
     (r, ms) => graph.budgets.pause("outlookMailbox", ms, mailboxOf(r)),
   );

@@ -150,6 +150,34 @@ test("a 429 seen by one replica pauses the class for every replica, and only tha
   t.true(performance.now() - again >= 580);
 });
 
+test("takeEach charges many scopes at once; a scope that is short or paused waits for its own refill", async (t) => {
+  const a = pgExecutor(url, 2);
+  t.teardown(() => a.end());
+  const store = new BudgetStore({
+    tenant: "tenant-each",
+    execute: a.execute,
+    shapes: { outlookMailbox: { capacity: 2, refillPerSecond: 4 } },
+  });
+  const tokens = async (scope: string) => {
+    const [row] = await a.execute(
+      `select tokens::float8 as tokens from m365.budget where tenant = 'tenant-each' and scope = ?`,
+      [scope],
+    );
+    return Number(row?.tokens);
+  };
+  // Fresh buckets are created full and charged in one go; a scope named twice is charged twice.
+  await store.takeEach("outlookMailbox", ["m1", "m2", "m2"]);
+  t.true((await tokens("m1")) < 1.5 && (await tokens("m1")) >= 1);
+  t.true((await tokens("m2")) < 0.5);
+  // m2 is empty now: taking it again waits for its refill (≥ 1/4 s), while m3 is charged at once.
+  await store.pause("outlookMailbox", 400, "m2");
+  const started = performance.now();
+  await store.takeEach("outlookMailbox", ["m2", "m3"]);
+  const waited = performance.now() - started;
+  t.true(waited >= 380, `waited only ${Math.round(waited)} ms for a paused mailbox`);
+  t.true((await tokens("m3")) < 1.5);
+});
+
 test("a cost that can never fit the bucket fails instead of waiting forever", async (t) => {
   const a = pgExecutor(url, 1);
   t.teardown(() => a.end());

@@ -8,11 +8,21 @@ import {
   applyDirectoryChange,
   applyToday,
   type EmployeeEvent,
+  type EmployeeState,
   isNewOrChanged,
   type MailboxSettings,
   removeEmployee,
 } from "./domain/employee.ts";
-import { type EmployeeRow, loadEmployees, markSeen, rowToState, saveEmployee, sql, T } from "./employee-store.ts";
+import {
+  type EmployeeRow,
+  loadEmployees,
+  markSeen,
+  rowToState,
+  saveEmployee,
+  saveEmployees,
+  sql,
+  T,
+} from "./employee-store.ts";
 
 export type PeopleThis = DatabaseThis & {
   settings: { tenantId: string; syncIntervalMinutes: number; syncLeaseMs: number };
@@ -239,6 +249,8 @@ async function syncPages(service: PeopleThis, owner: string, run: RunRow): Promi
       const current = await loadEmployees(em, tenantId, ids, true);
       const counts = { created: 0, updated: 0, left: 0, seen: 0 };
       const upserted = new Set<string>();
+      // The last state of each person changed on this page, written in one statement after the loop.
+      const toSave = new Map<string, EmployeeState>();
       for (const change of result.changes) {
         const id = change.kind === "upsert" ? change.user.id : change.id;
         const outcome = applyDirectoryChange(current.get(id), change, ctx, mailboxes.get(id));
@@ -248,9 +260,10 @@ async function syncPages(service: PeopleThis, owner: string, run: RunRow): Promi
         if (outcome.kind === "created") counts.created++;
         if (outcome.kind === "updated" && outcome.events.some((e) => e.name === "employee.updated")) counts.updated++;
         if (outcome.events.some((e) => e.name === "employee.left")) counts.left++;
-        if (outcome.kind !== "unchanged") await saveEmployee(em, outcome.next, run.id);
+        if (outcome.kind !== "unchanged") toSave.set(id, outcome.next);
         recordAll(service, em, outcome.events);
       }
+      await saveEmployees(em, [...toSave.values()], run.id);
       counts.seen = upserted.size;
       await markSeen(em, tenantId, [...upserted], run.id);
       let finishedRun: RunRow | undefined;

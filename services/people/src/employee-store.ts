@@ -99,34 +99,49 @@ export async function findEmployee(em: EntityManager, tenantId: string, objectId
 }
 
 /** Inserts or updates one person; `seenRun` marks them as reported by that sync run. */
-export async function saveEmployee(em: EntityManager, s: EmployeeState, seenRun?: string): Promise<void> {
-  const values = [
-    s.displayName,
-    s.givenName,
-    s.surname,
-    s.mail,
-    s.upn,
-    s.department,
-    s.jobTitle,
-    s.office,
-    s.country,
-    s.timeZone,
-    s.preferredLanguage,
-    s.managerId,
-    s.hireDate,
-    s.leaveDate,
-    s.enabled,
-    s.status,
-    s.source,
-    s.hiredAnnounced,
-    seenRun ?? null,
-  ];
+export function saveEmployee(em: EntityManager, s: EmployeeState, seenRun?: string): Promise<void> {
+  return saveEmployees(em, [s], seenRun);
+}
+
+/** Inserts or updates people in one statement (a delta page at a time); `seenRun` as in saveEmployee. */
+export async function saveEmployees(em: EntityManager, states: readonly EmployeeState[], seenRun?: string) {
+  if (states.length === 0) return;
+  const params: unknown[] = [];
+  const rows: string[] = [];
+  for (const s of states) {
+    const values = [
+      crypto.randomUUID(),
+      s.tenantId,
+      s.objectId,
+      s.displayName,
+      s.givenName,
+      s.surname,
+      s.mail,
+      s.upn,
+      s.department,
+      s.jobTitle,
+      s.office,
+      s.country,
+      s.timeZone,
+      s.preferredLanguage,
+      s.managerId,
+      s.hireDate,
+      s.leaveDate,
+      s.enabled,
+      s.status,
+      s.source,
+      s.hiredAnnounced,
+      seenRun ?? null,
+    ];
+    params.push(...values);
+    rows.push(`(${values.map(() => "?").join(", ")}, now(), now())`);
+  }
   await sql(
     em,
     `insert into ${T} (id, tenant_id, object_id, display_name, given_name, surname, mail, upn, department, job_title,
        office, country, time_zone, preferred_language, manager_id, hire_date, leave_date, enabled, status, source,
        hired_announced, last_seen_run, created_at, updated_at)
-     values (?, ?, ?, ${values.map(() => "?").join(", ")}, now(), now())
+     values ${rows.join(",\n")}
      on conflict (tenant_id, object_id) do update set
        display_name = excluded.display_name, given_name = excluded.given_name, surname = excluded.surname,
        mail = excluded.mail, upn = excluded.upn, department = excluded.department, job_title = excluded.job_title,
@@ -135,7 +150,7 @@ export async function saveEmployee(em: EntityManager, s: EmployeeState, seenRun?
        hire_date = excluded.hire_date, leave_date = excluded.leave_date, enabled = excluded.enabled,
        status = excluded.status, source = excluded.source, hired_announced = excluded.hired_announced,
        last_seen_run = coalesce(excluded.last_seen_run, ${T}.last_seen_run), updated_at = now()`,
-    [crypto.randomUUID(), s.tenantId, s.objectId, ...values],
+    params,
   );
 }
 
