@@ -12,6 +12,7 @@ import {
 } from "@hearth/platform";
 import moleculer from "moleculer";
 import { serviceDatabases, serviceModules } from "./service-databases.ts";
+import { syncCommand } from "./sync.ts";
 
 const HELP = `Hearth operator commands
 
@@ -26,6 +27,8 @@ Commands:
   dead-letters:retry --service NAME [--id ID]...
                                     run dead-lettered events through the service's current handler again
   seed                              seed the demo data of every service (only what is missing)
+  sync [--full]                     sync the directory from Microsoft 365 now, with progress (--full: read everyone
+                                    again; people not seen have left)
   token --user UPN [--roles R1,R2] [--name "Full Name"] [--minutes N]
                                     print a bearer token from the development issuer (local use only)
   help                              this text
@@ -158,6 +161,8 @@ const commands: Record<string, Command> = {
     console.log(modules.length > 0 ? "demo data is in place" : "no service has demo data yet");
     return 0;
   },
+
+  sync: syncCommand,
 
   async token(args) {
     const { values } = parseArgs({

@@ -165,7 +165,13 @@ export const runDirectorySync = defineAction({
   access: "internal",
   // Long-running: a timed-out attempt must not be retried while the first one still runs.
   idempotent: false,
-  params: z.object({ trigger: z.enum(["schedule", "manual"]).default("manual") }),
+  params: z.object({
+    trigger: z.enum(["schedule", "manual"]).default("manual"),
+    full: z
+      .boolean()
+      .default(false)
+      .describe("read the whole directory again instead of the changes (an interrupted run is resumed as it was)"),
+  }),
   result: ZSyncRun.nullable(),
 });
 

@@ -155,7 +155,7 @@ async function fence(service: PeopleThis, em: EntityManager, owner: string) {
 }
 
 /** The unfinished run to resume, or a new one (full without a deltaLink, incremental with one). */
-export async function openRun(service: PeopleThis, trigger: "schedule" | "manual"): Promise<RunRow> {
+export async function openRun(service: PeopleThis, trigger: "schedule" | "manual", full = false): Promise<RunRow> {
   const tenantId = service.settings.tenantId;
   return service.transaction(async (em) => {
     const [unfinished] = await sql<RunRow>(
@@ -176,7 +176,7 @@ export async function openRun(service: PeopleThis, trigger: "schedule" | "manual
       em,
       `insert into "people".sync_run (id, tenant_id, kind, trigger, status, started_at)
        values (?, ?, ?, ?, 'running', now()) returning *`,
-      [crypto.randomUUID(), tenantId, state?.delta_link ? "incremental" : "full", trigger],
+      [crypto.randomUUID(), tenantId, state?.delta_link && !full ? "incremental" : "full", trigger],
     );
     return run!;
   });

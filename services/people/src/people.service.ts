@@ -50,7 +50,7 @@ const PRIVILEGED = ["HR", "Admin"] as const;
 type Service = PeopleThis & {
   syncTimer?: NodeJS.Timeout;
   syncRunning?: Promise<unknown>;
-  runSync(trigger: "schedule" | "manual"): Promise<unknown>;
+  runSync(trigger: "schedule" | "manual", full?: boolean): Promise<unknown>;
   applyLeaveDates(): Promise<void>;
 };
 
@@ -171,10 +171,10 @@ export function createPeopleService(options: PeopleServiceOptions = {}): molecul
         if (left > 0) this.logger.info("Leave dates reached", { left });
       },
       /** Claims and runs the sync; null when it is not due or another replica holds it. */
-      async runSync(this: Service, trigger: "schedule" | "manual") {
+      async runSync(this: Service, trigger: "schedule" | "manual", full = false) {
         const owner = await claimSync(this, trigger === "manual");
         if (!owner) return null;
-        const run = await openRun(this, trigger);
+        const run = await openRun(this, trigger, full);
         return runClaimedSync(this, owner, run);
       },
     },
@@ -371,7 +371,7 @@ export function createPeopleService(options: PeopleServiceOptions = {}): molecul
       // No timeout: a first sync of a large tenant takes minutes (callers may set their own).
       runDirectorySync: {
         ...action(runDirectorySync, async function (this: Service, ctx) {
-          return (await this.runSync(ctx.params.trigger)) as never;
+          return (await this.runSync(ctx.params.trigger, ctx.params.full)) as never;
         }),
         timeout: 0,
       },
