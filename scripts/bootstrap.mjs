@@ -21,7 +21,8 @@ const PNPM_VERSION = "12.21.0";
 const MIN_NODE = [24, 12];
 
 const commands = {
-  start: startArgs,
+  // scripts/start.ts adds the Graph emulator to the embedded demo, then runs Moleculer Runner with these arguments.
+  start: (extra) => ["scripts/start.ts", ...startArgs(extra)],
   test: (extra) => ["scripts/run-tests.ts", ...extra],
   hearth: (extra) => ["packages/cli/src/hearth.ts", ...extra],
   bench: (extra) => ["tests/bench/run.ts", ...extra],
@@ -152,7 +153,8 @@ function listDirs(dir) {
 
 function startArgs(extra) {
   const args = ["node_modules/moleculer/bin/moleculer-runner.mjs", "--config", "moleculer.config.ts"];
-  args.push("--mask", "**/src/*.service.ts");
+  // One level deep: "**" would also find services linked into other services' node_modules (a second gateway).
+  args.push("--mask", "*/src/*.service.ts");
   // With SERVICES set, the runner resolves each name under SERVICEDIR; a positional dir would load everything.
   if (!process.env.SERVICES) args.push("services");
   return [...args, ...extra];

@@ -12,7 +12,7 @@ const CLI = path.join(REPO_ROOT, "packages/cli/src/hearth.ts");
 async function startSuite(t: ExecutionContext, env: Record<string, string>) {
   const child = spawn(
     process.execPath,
-    [RUNNER, "--config", "moleculer.config.ts", "--mask", "**/src/*.service.ts", "services"],
+    [RUNNER, "--config", "moleculer.config.ts", "--mask", "*/src/*.service.ts", "services"],
     {
       cwd: REPO_ROOT,
       env: { ...process.env, ...env },
@@ -66,6 +66,10 @@ for (const mode of ["postgresql+nats", "embedded"] as const) {
     const caller = (await me.json()) as { upn: string; roles: string[] };
     t.is(caller.upn, "hr@contoso.example");
     t.deepEqual([...caller.roles].sort(), ["CommunityManager", "Employee", "HR"]);
+
+    // Each service once: a service found twice (say, through a link in another service's node_modules) would
+    // start a second gateway, which fails on a fixed PORT.
+    t.is(suite.output().match(/Hearth API on/g)?.length, 1);
 
     const docs = await fetch(`${suite.base}/api/openapi.json`);
     t.is(docs.status, 200);
