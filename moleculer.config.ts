@@ -18,6 +18,11 @@ const brokerConfig: moleculer.BrokerOptions = {
           `  Docs:  ${url}/api/docs  (OpenAPI: ${url}/api/openapi.json)`,
           `  Ready: ${url}/api/ready`,
           ...(config.metrics ? [`  Metrics: http://127.0.0.1:${config.metrics.port}/metrics`] : []),
+          ...(process.env.HEARTH_GRAPH_EMULATOR_URL
+            ? [
+                `  Microsoft 365: the Graph emulator at ${process.env.HEARTH_GRAPH_EMULATOR_URL} (demo tenant; the directory syncs from it)`,
+              ]
+            : []),
           ...(config.auth.kind === "development"
             ? [
                 "  A token for a demo user:  npm run token -- --user hr@contoso.example --roles HR",

@@ -148,19 +148,23 @@ export function createPeopleService(options: PeopleServiceOptions = {}): molecul
     async started(this: Service) {
       await ensureSyncState(this);
       if (options.scheduler === false) return;
-      const poll = options.schedulerPollMs ?? Math.min(60_000, intervalMinutes * 60_000);
-      this.syncTimer = setInterval(() => {
-        if (this.syncRunning) return;
+      const every = options.schedulerPollMs ?? Math.min(60_000, intervalMinutes * 60_000);
+      const poll = () => {
+        if (!this.syncTimer || this.syncRunning) return;
         this.syncRunning = this.applyLeaveDates()
           .then(() => this.runSync("schedule"))
           .catch((error: Error) => this.logger.warn("Scheduled directory sync failed", { error: error.message }))
           .finally(() => {
             this.syncRunning = undefined;
           });
-      }, poll);
+      };
+      this.syncTimer = setInterval(poll, every);
+      // A sync that is due (the first one, or one missed while no replica ran) starts now, not a poll later.
+      setImmediate(poll);
     },
     async stopped(this: Service) {
       clearInterval(this.syncTimer);
+      this.syncTimer = undefined;
       await this.syncRunning;
     },
     methods: {
