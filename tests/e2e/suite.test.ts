@@ -3,22 +3,22 @@ import { execFile, spawn } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
 import { REPO_ROOT } from "@hearth/platform";
-import { createTestEnvironment } from "@hearth/testkit";
+import { createTestEnvironment, freePort, waitFor } from "@hearth/testkit";
 import test, { type ExecutionContext } from "ava";
 
-const RUNNER = path.join(REPO_ROOT, "node_modules/moleculer/bin/moleculer-runner.mjs");
+const RUNNER = "node_modules/moleculer/bin/moleculer-runner.mjs";
+const RUNNER_ARGS = ["--config", "moleculer.config.ts", "--mask", "*/src/*.service.ts", "services"];
+// What `npm start` runs once Node 24 and the dependencies are there: the demo's Graph emulator, then the runner.
+const START = path.join(REPO_ROOT, "scripts/start.ts");
 const CLI = path.join(REPO_ROOT, "packages/cli/src/hearth.ts");
 
-async function startSuite(t: ExecutionContext, env: Record<string, string>) {
-  const child = spawn(
-    process.execPath,
-    [RUNNER, "--config", "moleculer.config.ts", "--mask", "*/src/*.service.ts", "services"],
-    {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+async function startSuite(t: ExecutionContext, env: Record<string, string>, options: { demo?: boolean } = {}) {
+  const args = options.demo ? [START, RUNNER, ...RUNNER_ARGS] : [path.join(REPO_ROOT, RUNNER), ...RUNNER_ARGS];
+  const child = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));
@@ -78,6 +78,48 @@ for (const mode of ["postgresql+nats", "embedded"] as const) {
     t.is(await suite.exited, 0, suite.output());
   });
 }
+
+test("npm start demo: the directory syncs from the Graph emulator's demo tenant, and demo users find themselves", async (t) => {
+  const testEnv = await createTestEnvironment({ database: "embedded", nats: false });
+  t.teardown(() => testEnv.cleanup());
+  const env = {
+    ...testEnv.env,
+    PORT: "0",
+    METRICS: "off",
+    LOG_FORMAT: "json",
+    LOG_LEVEL: "info",
+    SEED_DEMO: "on",
+    GRAPH_EMULATOR_PORT: String(await freePort()),
+  };
+  const suite = await startSuite(t, env, { demo: true });
+  const headers = {
+    authorization: `Bearer ${await token(env, "--user", "hr@contoso.example", "--roles", "HR")}`,
+  };
+  // The first sync starts with the service; it reads the demo company and 300 more people.
+  const status = await waitFor(
+    "the first directory sync",
+    async () =>
+      (await (await fetch(`${suite.base}/api/v1/directory/sync`, { headers })).json()) as {
+        last: { kind: string; status: string; seen: number } | null;
+      },
+    (s) => s.last?.status === "completed",
+    60_000,
+  );
+  t.like(status.last, { kind: "full", status: "completed" });
+  t.true(status.last!.seen >= 340, `saw ${status.last!.seen}`);
+  const found = await fetch(`${suite.base}/api/v1/employees?q=hr%40contoso.example`, { headers });
+  const { items } = (await found.json()) as { items: Array<{ displayName: string; timeZone: string }> };
+  t.deepEqual(
+    items.map((e) => [e.displayName, e.timeZone]),
+    [["Helen Roberts", "Europe/London"]],
+  );
+  const me = await fetch(`${suite.base}/api/v1/me/profile`, { headers });
+  t.is(me.status, 200);
+  t.regex(suite.output(), /Microsoft 365: the Graph emulator at https:\/\/127\.0\.0\.1:\d+/);
+
+  suite.child.kill("SIGTERM");
+  t.is(await suite.exited, 0, suite.output());
+});
 
 test("the token command refuses unknown roles and bad user names with a clear message", async (t) => {
   const testEnv = await createTestEnvironment({ database: "none", nats: false });
