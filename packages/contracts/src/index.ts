@@ -3,3 +3,4 @@ export * from "./gateway.contract.ts";
 export * from "./m365.contract.ts";
 export * from "./people.contract.ts";
 export * from "./registry.ts";
+export * from "./teams.contract.ts";

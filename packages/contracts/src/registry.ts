@@ -3,6 +3,7 @@ import type { ActionContract, EventContract } from "./define.ts";
 import * as gateway from "./gateway.contract.ts";
 import * as m365 from "./m365.contract.ts";
 import * as people from "./people.contract.ts";
+import * as teams from "./teams.contract.ts";
 
 /**
  * Every action and domain event of Hearth, by name. Declared by hand so that `call(ctx, name, params)`
@@ -12,6 +13,8 @@ export const actionContracts = {
   "gateway.whoAmI": gateway.whoAmI,
   "m365.readDirectoryChanges": m365.readDirectoryChanges,
   "m365.readMailboxSettings": m365.readMailboxSettings,
+  "m365.sendBotCard": teams.sendBotCard,
+  "m365.saveConversationReference": teams.saveConversationReference,
   "people.listEmployees": people.listEmployees,
   "people.getEmployee": people.getEmployee,
   "people.getOrgChart": people.getOrgChart,
