@@ -93,7 +93,18 @@ export function checkAgainstContract(value: unknown, typeName: string, path = "$
     if (name.includes("@")) continue;
     const property = properties.get(name);
     if (!property) {
-      problems.push(`${path}.${name}: not declared on ${actualType} or its base types`);
+      // An expanded navigation property ($expand=teamsApp) holds the target entity (or a list of them).
+      const navigation = allNavigationProperties(actualType).get(name);
+      if (!navigation) {
+        problems.push(`${path}.${name}: not declared on ${actualType} or its base types`);
+        continue;
+      }
+      const items = navigation.collection ? (Array.isArray(propertyValue) ? propertyValue : [null]) : [propertyValue];
+      items.forEach((item, index) => {
+        const where = navigation.collection ? `${path}.${name}[${index}]` : `${path}.${name}`;
+        if (item === null && !navigation.collection) return;
+        problems.push(...checkAgainstContract(item, navigation.type, where));
+      });
       continue;
     }
     if (propertyValue === null) {

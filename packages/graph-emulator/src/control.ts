@@ -4,6 +4,7 @@
 
 import { OFFICES } from "./tenant/reference-data.ts";
 import type { PersonFactory } from "./tenant/seed.ts";
+import type { CatalogApp, DeliveredActivity, SentMessage } from "./tenant/teamwork.ts";
 import type { Mailbox, Tenant, UserChanges, UserData } from "./tenant/tenant.ts";
 import type { Throttler, ThrottlingOptions } from "./throttling.ts";
 
@@ -34,6 +35,12 @@ export type EmulatorControl = {
   grant(permission: string, clientId?: string): void;
   revoke(permission: string, clientId?: string): void;
   setThrottling(options: ThrottlingOptions): void;
+  /** The org catalog entry of the app registration's Teams app (Hearth's, by default). */
+  teamsApp(clientId?: string): CatalogApp;
+  /** Installs that Teams app for a user, as an admin setup policy would; false when it already was. */
+  installApp(idOrUpn: string, clientId?: string): boolean;
+  sentMail(): SentMessage[];
+  activities(idOrUpn: string): DeliveredActivity[];
 };
 
 export function createControl(tenant: Tenant, people: PersonFactory, throttler: Throttler): EmulatorControl {
@@ -102,6 +109,23 @@ export function createControl(tenant: Tenant, people: PersonFactory, throttler: 
       tenant.app(clientId).permissions.delete(permission);
     },
     setThrottling: (options) => throttler.configure(options),
+    teamsApp(clientId) {
+      const app = tenant.app(clientId);
+      return tenant.teamwork.catalogAppFor(app.clientId, app.displayName);
+    },
+    installApp(idOrUpn, clientId) {
+      const user = tenant.find(idOrUpn);
+      if (!user) throw new Error(`no user ${idOrUpn}`);
+      const app = this.teamsApp(clientId);
+      if (tenant.teamwork.installedFor(user.data.id).some((i) => i.teamsAppId === app.id)) return false;
+      tenant.teamwork.install(user.data.id, app.id);
+      return true;
+    },
+    sentMail: () => [...tenant.teamwork.sentMail],
+    activities(idOrUpn) {
+      const user = tenant.find(idOrUpn);
+      return user ? [...(tenant.teamwork.activities.get(user.data.id) ?? [])] : [];
+    },
   };
 }
 
@@ -131,6 +155,16 @@ export function handleControl(
       };
     }
     if (method === "POST" && path === "/users") return { status: 201, body: control.hire(input as HireOptions) };
+    if (method === "GET" && path === "/teams-app") return { status: 200, body: control.teamsApp() };
+    if (method === "GET" && path === "/mail") return { status: 200, body: control.sentMail() };
+    const teamworkMatch = /^\/users\/([^/]+)\/(installed-apps|activities)$/.exec(path);
+    if (teamworkMatch) {
+      const id = decodeURIComponent(teamworkMatch[1]!);
+      if (method === "POST" && teamworkMatch[2] === "installed-apps") {
+        return { status: control.installApp(id) ? 201 : 200, body: control.teamsApp() };
+      }
+      if (method === "GET" && teamworkMatch[2] === "activities") return { status: 200, body: control.activities(id) };
+    }
     const userMatch = /^\/users\/([^/]+)$/.exec(path);
     if (userMatch) {
       const id = decodeURIComponent(userMatch[1]!);

@@ -9,5 +9,6 @@ export { DEFAULT_USER_PROPERTIES } from "./graph/user-shape.ts";
 export { type GraphEmulator, type GraphEmulatorOptions, startGraphEmulator } from "./server.ts";
 export { OFFICES } from "./tenant/reference-data.ts";
 export { DEFAULT_PERMISSIONS, type SeedOptions, seedTenant } from "./tenant/seed.ts";
+export type { CatalogApp, DeliveredActivity, SentMessage } from "./tenant/teamwork.ts";
 export { type Mailbox, Tenant, type UserChanges, type UserData } from "./tenant/tenant.ts";
 export { MICROSOFT_LIMITS, type ThrottlingLimits, type ThrottlingOptions } from "./throttling.ts";

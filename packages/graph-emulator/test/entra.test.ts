@@ -26,7 +26,14 @@ test("client credentials give an RS256 app token with the granted permissions as
   t.is(claims.appid, app.clientId);
   t.is(claims.azp, app.clientId);
   t.is(claims.idtyp, "app");
-  t.deepEqual(claims.roles, ["MailboxSettings.Read", "User-LifeCycleInfo.Read.All", "User.Read.All"]);
+  t.deepEqual(claims.roles, [
+    "Mail.Send",
+    "MailboxSettings.Read",
+    "TeamsActivity.Send",
+    "TeamsAppInstallation.ReadWriteSelfForUser.All",
+    "User-LifeCycleInfo.Read.All",
+    "User.Read.All",
+  ]);
   const header = decodeProtectedHeader(token);
   t.is(header.alg, "RS256");
   const keys = await request(emulator, `/${emulator.tenantId}/discovery/v2.0/keys`);

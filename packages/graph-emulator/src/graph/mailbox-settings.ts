@@ -52,7 +52,7 @@ export const mailboxSettingsRoutes: GraphRoute[] = [
   },
 ];
 
-function outlookLimit(context: RouteContext) {
+export function outlookLimit(context: RouteContext) {
   const record = context.state.tenant.find(context.params[0]!);
   return {
     limitClass: "outlook" as const,
@@ -61,7 +61,7 @@ function outlookLimit(context: RouteContext) {
   };
 }
 
-function mailboxOwner(context: RouteContext): UserRecord {
+export function mailboxOwner(context: RouteContext): UserRecord {
   const idOrUpn = context.params[0]!;
   const record = context.state.tenant.find(idOrUpn);
   if (!record) throw new GraphError(404, "ErrorInvalidUser", `The requested user '${idOrUpn}' is invalid.`);

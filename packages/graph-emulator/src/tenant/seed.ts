@@ -4,7 +4,15 @@ import { type Random, seededRandom } from "./random.ts";
 import { DEPARTMENTS, type Department, GIVEN_NAMES, OFFICES, type Office, SURNAMES } from "./reference-data.ts";
 import { isoSeconds, type Mailbox, type NewUser, Tenant } from "./tenant.ts";
 
-export const DEFAULT_PERMISSIONS = ["User.Read.All", "User-LifeCycleInfo.Read.All", "MailboxSettings.Read"] as const;
+/** What Hearth's app registration is granted: the least-privileged permission of every operation it performs. */
+export const DEFAULT_PERMISSIONS = [
+  "User.Read.All",
+  "User-LifeCycleInfo.Read.All",
+  "MailboxSettings.Read",
+  "Mail.Send",
+  "TeamsActivity.Send",
+  "TeamsAppInstallation.ReadWriteSelfForUser.All",
+] as const;
 
 export type SeedOptions = {
   users: number;
