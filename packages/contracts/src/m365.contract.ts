@@ -65,3 +65,61 @@ export const readMailboxSettings = defineAction({
     ),
   }),
 });
+
+const ZEmail = z.email().max(320);
+
+export const sendMail = defineAction({
+  name: "m365.sendMail",
+  summary:
+    "Send an HTML mail from a mailbox (Graph sendMail, Mail.Send). Not idempotent: the caller keeps its own " +
+    "de-duplication (the notifications service does)",
+  access: "internal",
+  params: z.object({
+    senderId: z.guid().describe("Entra object id of the sending mailbox (e.g. a shared 'Hearth' mailbox)"),
+    to: z.array(ZEmail).min(1).max(500),
+    cc: z.array(ZEmail).max(500).optional(),
+    subject: z.string().min(1).max(255),
+    html: z.string().min(1).max(1_000_000),
+  }),
+  result: z.object({ accepted: z.literal(true) }),
+});
+
+export const installAppForUser = defineAction({
+  name: "m365.installAppForUser",
+  summary:
+    "Install Hearth's Teams app (from the org catalog) for a user, so that the bot and the activity feed can reach them",
+  access: "internal",
+  idempotent: true,
+  params: z.object({
+    userId: z.guid(),
+    teamsAppId: z.string().min(1).max(100).optional().describe("org catalog id; default: M365_TEAMS_APP_ID"),
+  }),
+  result: z.object({ status: z.enum(["installed", "alreadyInstalled"]) }),
+});
+
+export const sendActivityNotifications = defineAction({
+  name: "m365.sendActivityNotifications",
+  summary:
+    "Teams activity feed notification to up to 10,000 people: sent in Graph's bulk calls of 100 as fast as the " +
+    "cluster-wide budget allows. Graph accepts a bulk call as a whole; people without the app get nothing",
+  access: "internal",
+  params: z.object({
+    recipientIds: z.array(z.guid()).min(1).max(10_000),
+    activityType: z.string().min(1).max(64).describe("declared in the Teams app manifest (activities.activityTypes)"),
+    previewText: z.string().min(1).max(150),
+    topic: z.object({
+      source: z.enum(["text", "entityUrl"]),
+      value: z.string().min(1).max(500),
+      webUrl: z.url().optional().describe("required for source 'text': a Teams deep link"),
+    }),
+    templateParameters: z
+      .array(z.object({ name: z.string().min(1), value: z.string() }))
+      .max(20)
+      .optional(),
+  }),
+  result: z.object({
+    results: z.array(
+      z.object({ userId: z.guid(), status: z.enum(["accepted", "failed"]), error: z.string().optional() }),
+    ),
+  }),
+});

@@ -14,5 +14,6 @@ export function m365ClientEnv(emulator: GraphEmulator, clientId?: string): Recor
     M365_CLIENT_SECRET: app.clientSecret,
     M365_AUTHORITY_HOST: emulator.url,
     M365_GRAPH_URL: emulator.url,
+    M365_TEAMS_APP_ID: emulator.control.teamsApp(clientId).id,
   };
 }

@@ -34,6 +34,8 @@ const ZM365Env = z.object({
   M365_LIMITS: optional,
   /** Attempts per Graph request when it is throttled (429) or unavailable (503/504). */
   M365_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(6),
+  /** Hearth's Teams app in the org catalog (its catalog id, not the manifest id): installed for people on demand. */
+  M365_TEAMS_APP_ID: optional,
 });
 
 export type M365Config = {
@@ -45,6 +47,7 @@ export type M365Config = {
   graphScope: string;
   shapes: Record<LimitClass, BucketShape>;
   maxAttempts: number;
+  teamsAppId?: string;
 };
 
 export function loadM365Config(env: Record<string, string | undefined> = process.env): M365Config {
@@ -73,6 +76,7 @@ export function loadM365Config(env: Record<string, string | undefined> = process
     graphScope: e.M365_GRAPH_SCOPE ?? graphScope(e.M365_GRAPH_URL),
     shapes,
     maxAttempts: e.M365_MAX_ATTEMPTS,
+    teamsAppId: e.M365_TEAMS_APP_ID,
   };
 }
 

@@ -18,7 +18,7 @@ import { toMoleculerError } from "./errors.ts";
 import { type GraphApi, unwrapGraphError } from "./graph-client.ts";
 
 /** Runs a Graph client call; errors raised by our middleware come out as the Hearth errors they are. */
-async function send(request: () => Promise<unknown>): Promise<Response> {
+export async function send(request: () => Promise<unknown>): Promise<Response> {
   try {
     return (await request()) as Response;
   } catch (error) {

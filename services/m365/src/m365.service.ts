@@ -1,5 +1,11 @@
-import { readDirectoryChanges, readMailboxSettings } from "@hearth/contracts";
-import { action, type DatabaseThis, databaseMixin } from "@hearth/platform";
+import {
+  installAppForUser,
+  readDirectoryChanges,
+  readMailboxSettings,
+  sendActivityNotifications,
+  sendMail,
+} from "@hearth/contracts";
+import { action, BadRequestError, type DatabaseThis, databaseMixin } from "@hearth/platform";
 import type moleculer from "moleculer";
 import { type BudgetObserver, BudgetStore } from "./budget.ts";
 import { loadM365Config, type M365Config } from "./config.ts";
@@ -8,6 +14,7 @@ import type { LimitClass } from "./domain/limit-classes.ts";
 import { M365NotConfiguredError } from "./errors.ts";
 import { createGraphApi, type GraphApi, type GraphMetrics } from "./graph-client.ts";
 import { readDirectoryPage, readMailboxSettings as readSettings } from "./graph-operations.ts";
+import * as messaging from "./messaging-operations.ts";
 
 type M365This = DatabaseThis & { m365: M365Config; graph?: GraphApi; graphApi(): GraphApi };
 
@@ -68,6 +75,28 @@ export function createM365Service(config: M365Config = loadM365Config()): molecu
       readMailboxSettings: action(readMailboxSettings, async function (this: M365This, ctx) {
         return { settings: await readSettings(this.graphApi(), ctx.params.userIds) };
       }),
+      sendMail: action(sendMail, async function (this: M365This, ctx) {
+        await messaging.sendMail(this.graphApi(), ctx.params);
+        return { accepted: true as const };
+      }),
+      installAppForUser: action(installAppForUser, async function (this: M365This, ctx) {
+        const teamsAppId = ctx.params.teamsAppId ?? this.m365.teamsAppId;
+        if (!teamsAppId) {
+          throw new BadRequestError(
+            "No Teams app to install: pass teamsAppId or set M365_TEAMS_APP_ID (the app's org catalog id)",
+            "M365_TEAMS_APP_NOT_CONFIGURED",
+          );
+        }
+        return { status: await messaging.installAppForUser(this.graphApi(), ctx.params.userId, teamsAppId) };
+      }),
+      sendActivityNotifications: {
+        ...action(sendActivityNotifications, async function (this: M365This, ctx) {
+          const { recipientIds, ...activity } = ctx.params;
+          return { results: await messaging.sendActivityNotifications(this.graphApi(), recipientIds, activity) };
+        }),
+        // 10,000 recipients are 100 bulk calls at 2 per second: longer than a request timeout.
+        timeout: 0,
+      },
     },
     methods: {
       /** Built on first use, so the suite starts without a tenant connection (actions then answer 503). */

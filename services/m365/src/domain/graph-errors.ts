@@ -2,6 +2,9 @@
 export const REQUIRED_PERMISSIONS = {
   readDirectoryChanges: "User.Read.All",
   readMailboxSettings: "MailboxSettings.Read",
+  sendMail: "Mail.Send",
+  installAppForUser: "TeamsAppInstallation.ReadWriteSelfForUser.All",
+  sendActivityNotifications: "TeamsActivity.Send",
 } as const;
 export type GraphOperation = keyof typeof REQUIRED_PERMISSIONS;
 

@@ -1,0 +1,154 @@
+// Mail, Teams app installation and the activity feed through the real m365 service (child node, NATS) against the
+// Graph emulator with Microsoft's Teams limits on the real clock.
+import path from "node:path";
+import { type GraphEmulator, m365ClientEnv, startGraphEmulator } from "@hearth/graph-emulator";
+import { call } from "@hearth/platform";
+import {
+  type ChildNode,
+  createTestEnvironment,
+  spawnNode,
+  startBroker,
+  type TestEnvironment,
+  waitFor,
+} from "@hearth/testkit";
+import test from "ava";
+import type moleculer from "moleculer";
+
+let env: TestEnvironment;
+let emulator: GraphEmulator;
+let broker: moleculer.ServiceBroker;
+const nodes: ChildNode[] = [];
+
+const SERVICE = path.join(import.meta.dirname, "..", "src", "m365.service.ts");
+
+test.before(async () => {
+  emulator = await startGraphEmulator({ port: 0, tenant: { users: 600, seed: "hearth-m365-messaging" }, timeScale: 1 });
+  env = await createTestEnvironment();
+  const node = spawnNode({ serviceModules: [SERVICE], env: { ...env.env, ...m365ClientEnv(emulator) } });
+  nodes.push(node);
+  await node.ready;
+  broker = await startBroker(env.config, []);
+  await broker.waitForServices(["m365"], 10_000);
+});
+
+test.after.always(async () => {
+  await broker?.stop();
+  await Promise.all(nodes.map((n) => n.stop()));
+  await emulator?.close();
+  await env?.cleanup();
+});
+
+const ctx = () => broker.ContextFactory.create(broker, null as never, {}, {}) as moleculer.Context;
+const users = () => emulator.control.tenant.records.filter((r) => !r.removed);
+
+test.serial(
+  "sendMail: the mail reaches the tenant from the sender's mailbox; a sender without one is refused",
+  async (t) => {
+    const sender = users().find((r) => r.mailbox)!;
+    const result = await call(ctx(), "m365.sendMail", {
+      senderId: sender.data.id,
+      to: ["new.hire@contoso.example"],
+      cc: ["buddy@contoso.example"],
+      subject: "Welcome to Contoso",
+      html: "<p>Your first day is Monday.</p>",
+    });
+    t.deepEqual(result, { accepted: true });
+    t.like(emulator.control.sentMail().at(-1), {
+      senderId: sender.data.id,
+      subject: "Welcome to Contoso",
+      contentType: "html",
+      to: ["new.hire@contoso.example"],
+      cc: ["buddy@contoso.example"],
+    });
+    const noMailbox = emulator.control.hire({ hasMailbox: false });
+    const error = await t.throwsAsync(
+      call(ctx(), "m365.sendMail", {
+        senderId: noMailbox.id,
+        to: ["a@contoso.example"],
+        subject: "x",
+        html: "<p>x</p>",
+      }),
+    );
+    t.is((error as { type?: string }).type, "M365_GRAPH_ERROR");
+    t.regex(error!.message, /MailboxNotEnabledForRESTAPI/);
+    const invalid = await t.throwsAsync(
+      call(ctx(), "m365.sendMail", { senderId: sender.data.id, to: ["not-an-address"], subject: "x", html: "x" }),
+    );
+    t.deepEqual(
+      ((invalid as { data?: { fields?: Array<{ field: string }> } }).data?.fields ?? []).map((f) => f.field),
+      ["to.0"],
+    );
+  },
+);
+
+test.serial("installAppForUser: installed once; a second call says it already was", async (t) => {
+  const person = users()[10]!.data.id;
+  t.deepEqual(await call(ctx(), "m365.installAppForUser", { userId: person }), { status: "installed" });
+  t.deepEqual(await call(ctx(), "m365.installAppForUser", { userId: person }), { status: "alreadyInstalled" });
+  const installed = emulator.control.tenant.teamwork.installedFor(person);
+  t.deepEqual(
+    installed.map((i) => i.teamsAppId),
+    [emulator.control.teamsApp().id],
+  );
+});
+
+test.serial(
+  "activity feed to 450 people: bulk calls of 100 within Microsoft's 2 per second; one each for those with the app",
+  async (t) => {
+    const recipients = users()
+      .slice(100, 550)
+      .map((r) => r.data.id);
+    const withApp = recipients.filter((_, i) => i % 3 !== 0);
+    for (const id of withApp) emulator.control.installApp(id);
+    const { results } = await call(ctx(), "m365.sendActivityNotifications", {
+      recipientIds: [...recipients, recipients[0]!],
+      activityType: "taskDue",
+      previewText: "Set up your laptop is due today",
+      topic: { source: "text", value: "Onboarding", webUrl: "https://teams.microsoft.com/l/entity/hearth/tasks" },
+      templateParameters: [{ name: "taskName", value: "Set up your laptop" }],
+    });
+    // Duplicates are sent once; every chunk was accepted.
+    t.is(results.length, recipients.length);
+    t.true(results.every((r) => r.status === "accepted"));
+    t.deepEqual(
+      recipients.map((id) => emulator.control.activities(id).length),
+      recipients.map((_, i) => (i % 3 !== 0 ? 1 : 0)),
+    );
+    const deliveredAt = recipients.flatMap((id) =>
+      emulator.control.activities(id).map((a) => Date.parse(a.deliveredAt)),
+    );
+    // Five bulk calls at ≤ 2 per second (the budget keeps 90 %): they span at least ~1.5 s.
+    t.true(Math.max(...deliveredAt) - Math.min(...deliveredAt) >= 1400, "the bulk calls were paced by the budget");
+  },
+);
+
+test.serial("a permission the tenant has not granted: a clear error naming it", async (t) => {
+  emulator.control.revoke("TeamsActivity.Send");
+  // A new node gets a new token, without the revoked permission.
+  const node = spawnNode({ serviceModules: [SERVICE], env: { ...env.env, ...m365ClientEnv(emulator) } });
+  nodes.push(node);
+  await node.ready;
+  await waitFor(
+    `m365 on ${node.nodeID}`,
+    async () =>
+      broker.registry.getServiceList({ onlyAvailable: true }) as unknown as Array<{ name: string; nodeID: string }>,
+    (list) => list.some((s) => s.name === "m365" && s.nodeID === node.nodeID),
+    10_000,
+  );
+  const error = await t.throwsAsync(
+    call(
+      ctx(),
+      "m365.sendActivityNotifications",
+      {
+        recipientIds: [users()[0]!.data.id],
+        activityType: "taskDue",
+        previewText: "x",
+        topic: { source: "entityUrl", value: "https://graph.microsoft.com/v1.0/users/x" },
+      },
+      { nodeID: node.nodeID },
+    ),
+  );
+  t.is((error as { type?: string }).type, "M365_PERMISSION_MISSING");
+  t.regex(error!.message, /TeamsActivity\.Send/);
+  emulator.control.grant("TeamsActivity.Send");
+});
