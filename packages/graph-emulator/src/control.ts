@@ -2,6 +2,7 @@
 // report (hire, change, remove people), and knobs for failure paths (expire delta tokens, revoke a permission,
 // throttling on or off). The same operations are served over HTTPS under /_emulator/ (see handleControl).
 
+import type { CalendarEvent } from "./tenant/calendar.ts";
 import { OFFICES } from "./tenant/reference-data.ts";
 import type { PersonFactory } from "./tenant/seed.ts";
 import type { CatalogApp, DeliveredActivity, SentMessage } from "./tenant/teamwork.ts";
@@ -40,6 +41,9 @@ export type EmulatorControl = {
   /** Installs that Teams app for a user, as an admin setup policy would; false when it already was. */
   installApp(idOrUpn: string, clientId?: string): boolean;
   sentMail(): SentMessage[];
+  /** An attendee answers an invitation (from Outlook or Teams). */
+  respond(eventId: string, address: string, response: "accepted" | "tentativelyAccepted" | "declined"): CalendarEvent;
+  events(organizerIdOrUpn: string): CalendarEvent[];
   activities(idOrUpn: string): DeliveredActivity[];
 };
 
@@ -122,6 +126,11 @@ export function createControl(tenant: Tenant, people: PersonFactory, throttler: 
       return true;
     },
     sentMail: () => [...tenant.teamwork.sentMail],
+    respond: (eventId, address, response) => tenant.calendar.respond(eventId, address, response),
+    events(organizerIdOrUpn) {
+      const user = tenant.find(organizerIdOrUpn);
+      return user ? [...tenant.calendar.eventsOf(user.data.id)] : [];
+    },
     activities(idOrUpn) {
       const user = tenant.find(idOrUpn);
       return user ? [...(tenant.teamwork.activities.get(user.data.id) ?? [])] : [];
@@ -157,6 +166,15 @@ export function handleControl(
     if (method === "POST" && path === "/users") return { status: 201, body: control.hire(input as HireOptions) };
     if (method === "GET" && path === "/teams-app") return { status: 200, body: control.teamsApp() };
     if (method === "GET" && path === "/mail") return { status: 200, body: control.sentMail() };
+    const responseMatch = /^\/events\/([^/]+)\/responses$/.exec(path);
+    if (method === "POST" && responseMatch) {
+      const answer = input.response;
+      if (answer !== "accepted" && answer !== "tentativelyAccepted" && answer !== "declined") {
+        return { status: 400, body: { error: "response must be accepted, tentativelyAccepted or declined" } };
+      }
+      const event = control.respond(decodeURIComponent(responseMatch[1]!), String(input.address), answer);
+      return { status: 200, body: event };
+    }
     const teamworkMatch = /^\/users\/([^/]+)\/(installed-apps|activities)$/.exec(path);
     if (teamworkMatch) {
       const id = decodeURIComponent(teamworkMatch[1]!);

@@ -1,10 +1,12 @@
-// startGraphEmulator: one HTTPS server with three surfaces — Entra ID (/{tenant}/…), Graph (/v1.0/…) and the
-// control API (/_emulator/…).
+// startGraphEmulator: one HTTPS server with four surfaces — Entra ID (/{tenant}/…), Graph (/v1.0/…), the Bot
+// Framework (Bot Connector under /smba/teams/, its token issuer under /botframework/) and the control API (/_emulator/…).
 import fs from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import https from "node:https";
 import os from "node:os";
 import path from "node:path";
+import { type BotFramework, createBotFramework, loadBotFrameworkKey } from "./bot/bot-framework.ts";
+import { handleBotControl } from "./bot/control.ts";
 import { loadOrCreateCertificates } from "./certificates.ts";
 import { createControl, type EmulatorControl, handleControl } from "./control.ts";
 import { handleEntra } from "./entra/entra.ts";
@@ -43,6 +45,8 @@ export type GraphEmulator = {
   caPem: string;
   tenantId: string;
   control: EmulatorControl;
+  /** The Bot Framework side: Bot Connector service URL, the issuer of tokens sent to bots, conversations. */
+  bot: BotFramework;
   close(): Promise<void>;
 };
 
@@ -51,7 +55,11 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
 export async function startGraphEmulator(options: GraphEmulatorOptions): Promise<GraphEmulator> {
   const temporaryDir = options.dataDir ? undefined : await fs.mkdtemp(path.join(os.tmpdir(), "graph-emulator-"));
   const dataDir = options.dataDir ?? temporaryDir!;
-  const [certificates, key] = await Promise.all([loadOrCreateCertificates(dataDir), loadOrCreateSigningKey(dataDir)]);
+  const [certificates, key, botKey] = await Promise.all([
+    loadOrCreateCertificates(dataDir),
+    loadOrCreateSigningKey(dataDir),
+    loadBotFrameworkKey(dataDir),
+  ]);
   const tenant = options.tenant instanceof Tenant ? options.tenant : seedTenant(options.tenant);
   const throttler = new Throttler(options.throttling, options.timeScale ?? 1);
   const state: EmulatorState = {
@@ -62,6 +70,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
     latencyMs: options.latencyMs ?? {},
   };
   const dispatch = createGraphDispatcher(state, key, graphRoutes);
+  const botFramework = createBotFramework(tenant, key, botKey, () => state.baseUrl);
   const control = createControl(
     tenant,
     new PersonFactory(tenant, seededRandom(`${tenant.tenantId}:hires`), new Date()),
@@ -120,6 +129,13 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
       } catch {
         return send(response, 400, { "content-type": "application/json" }, { error: "invalid JSON" });
       }
+      const botControl = await handleBotControl(
+        botFramework.bot,
+        request.method ?? "GET",
+        url.pathname.slice("/_emulator".length),
+        body,
+      );
+      if (botControl) return send(response, botControl.status, { "content-type": "application/json" }, botControl.body);
       const result = handleControl(
         control,
         request.method ?? "GET",
@@ -129,6 +145,13 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
       );
       return send(response, result.status, { "content-type": "application/json" }, result.body);
     }
+    const connector = await botFramework.handle({
+      method: request.method ?? "GET",
+      path: url.pathname,
+      headers,
+      rawBody,
+    });
+    if (connector) return send(response, connector.status, connector.headers, connector.body);
     const entra = await handleEntra(
       { method: request.method ?? "GET", path: url.pathname, headers, rawBody },
       tenant,
@@ -158,6 +181,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
     caPem: certificates.caPem,
     tenantId: tenant.tenantId,
     control,
+    bot: botFramework.bot,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -27,6 +27,7 @@ test("client credentials give an RS256 app token with the granted permissions as
   t.is(claims.azp, app.clientId);
   t.is(claims.idtyp, "app");
   t.deepEqual(claims.roles, [
+    "Calendars.ReadWrite",
     "Mail.Send",
     "MailboxSettings.Read",
     "TeamsActivity.Send",

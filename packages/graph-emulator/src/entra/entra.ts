@@ -9,6 +9,8 @@ import type { SigningKey } from "./signing-key.ts";
 
 export const GRAPH_RESOURCE = "https://graph.microsoft.com";
 export const GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000";
+/** Bots get tokens for the Bot Connector from Entra ID too (client credentials, this resource's /.default). */
+export const BOT_FRAMEWORK_RESOURCE = "https://api.botframework.com";
 export const TOKEN_LIFETIME_SECONDS = 3599;
 
 export type EntraResponse = { status: number; headers: Record<string, string>; body: unknown };
@@ -171,7 +173,8 @@ async function issueToken(request: EntraRequest, tenant: Tenant, key: SigningKey
       `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
     );
   }
-  if (resource !== GRAPH_RESOURCE && resource !== GRAPH_APP_ID) {
+  const botFramework = resource === BOT_FRAMEWORK_RESOURCE;
+  if (resource !== GRAPH_RESOURCE && resource !== GRAPH_APP_ID && !botFramework) {
     return oauthError(
       400,
       "invalid_resource",
@@ -183,7 +186,7 @@ async function issueToken(request: EntraRequest, tenant: Tenant, key: SigningKey
   const roles = [...app.permissions].sort();
   const issuer = tokenIssuer(tenant.tenantId);
   const claims: Record<string, unknown> = {
-    aud: GRAPH_RESOURCE,
+    aud: botFramework ? BOT_FRAMEWORK_RESOURCE : GRAPH_RESOURCE,
     iss: issuer,
     iat: now,
     nbf: now,
@@ -198,7 +201,7 @@ async function issueToken(request: EntraRequest, tenant: Tenant, key: SigningKey
     oid: app.servicePrincipalId,
     rh: "0.emulated.",
     // Entra leaves `roles` out entirely when the app has no application permissions.
-    ...(roles.length > 0 ? { roles } : {}),
+    ...(roles.length > 0 && !botFramework ? { roles } : {}),
     sub: app.servicePrincipalId,
     tenant_region_scope: "EU",
     tid: tenant.tenantId,

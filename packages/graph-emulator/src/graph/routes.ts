@@ -1,5 +1,6 @@
 // Every Graph route the emulator serves, one module per resource area. Order matters where patterns overlap:
 // /users/delta before /users/{id}. New areas (events, mail, Teams) add their module here.
+import { eventRoutes } from "./events.ts";
 import { mailboxSettingsRoutes } from "./mailbox-settings.ts";
 import { teamworkRoutes } from "./teamwork.ts";
 import type { GraphRoute } from "./types.ts";
@@ -10,5 +11,6 @@ export const graphRoutes: readonly GraphRoute[] = [
   ...userDeltaRoutes,
   ...mailboxSettingsRoutes,
   ...teamworkRoutes,
+  ...eventRoutes,
   ...userRoutes,
 ];

@@ -9,6 +9,7 @@ export const DEFAULT_PERMISSIONS = [
   "User.Read.All",
   "User-LifeCycleInfo.Read.All",
   "MailboxSettings.Read",
+  "Calendars.ReadWrite",
   "Mail.Send",
   "TeamsActivity.Send",
   "TeamsAppInstallation.ReadWriteSelfForUser.All",

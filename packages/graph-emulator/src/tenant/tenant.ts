@@ -6,6 +6,7 @@
 // walks the log after v and emits an entry only if it is the user's latest change, so a user changed twice appears
 // once, and a user changed again while a client is paging is deferred to the next round (nothing lost, no doubles).
 
+import { Calendar } from "./calendar.ts";
 import { Teamwork } from "./teamwork.ts";
 
 /** The Graph properties we store for a user (names exactly as in microsoft.graph.user). */
@@ -82,6 +83,8 @@ export class Tenant {
   readonly apps = new Map<string, AppRegistration>();
   /** Mail sent, the org app catalog, Teams app installations and activity notifications. */
   readonly teamwork = new Teamwork();
+  /** Events created through Graph, with attendees' responses. */
+  readonly calendar = new Calendar();
   /** Every user ever created, in creation order: list and initial-delta paging use stable positions in it. */
   readonly records: UserRecord[] = [];
   private readonly byId = new Map<string, UserRecord>();
