@@ -123,3 +123,53 @@ export const sendActivityNotifications = defineAction({
     ),
   }),
 });
+
+const ZLocalDateTime = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/, "a local date and time such as 2026-12-01T09:30:00")
+  .describe("local wall-clock time in timeZone, no offset");
+
+export const createEvent = defineAction({
+  name: "m365.createEvent",
+  summary:
+    "Create a calendar event in the organizer's mailbox, with a Teams meeting when asked (joinUrl in the result). " +
+    "The transactionId makes it idempotent: the same id again returns the first event",
+  access: "internal",
+  idempotent: true,
+  params: z.object({
+    organizerId: z.guid(),
+    subject: z.string().min(1).max(255),
+    bodyHtml: z.string().max(100_000).default(""),
+    start: ZLocalDateTime,
+    end: ZLocalDateTime,
+    timeZone: z.string().min(1).max(64).describe("IANA, e.g. Europe/Berlin"),
+    attendees: z
+      .array(z.object({ email: ZEmail, type: z.enum(["required", "optional"]).default("required") }))
+      .max(500)
+      .default([]),
+    isOnlineMeeting: z.boolean().default(true),
+    transactionId: z.string().min(1).max(200),
+    location: z.string().max(255).optional(),
+  }),
+  result: z.object({ eventId: z.string(), joinUrl: z.string().nullable(), webLink: z.string() }),
+});
+
+export const ZEventResponse = z.enum([
+  "none",
+  "organizer",
+  "tentativelyAccepted",
+  "accepted",
+  "declined",
+  "notResponded",
+]);
+
+export const readEventResponses = defineAction({
+  name: "m365.readEventResponses",
+  summary: "The attendees of an event and how each has answered",
+  access: "internal",
+  idempotent: true,
+  params: z.object({ organizerId: z.guid(), eventId: z.string().min(1).max(512) }),
+  result: z.object({
+    attendees: z.array(z.object({ email: z.string(), response: ZEventResponse, time: z.string().nullable() })),
+  }),
+});

@@ -16,6 +16,8 @@ export const actionContracts = {
   "m365.sendMail": m365.sendMail,
   "m365.installAppForUser": m365.installAppForUser,
   "m365.sendActivityNotifications": m365.sendActivityNotifications,
+  "m365.createEvent": m365.createEvent,
+  "m365.readEventResponses": m365.readEventResponses,
   "m365.sendBotCard": teams.sendBotCard,
   "m365.saveConversationReference": teams.saveConversationReference,
   "people.listEmployees": people.listEmployees,

@@ -1,6 +1,8 @@
 import {
+  createEvent,
   installAppForUser,
   readDirectoryChanges,
+  readEventResponses,
   readMailboxSettings,
   sendActivityNotifications,
   sendMail,
@@ -8,6 +10,7 @@ import {
 import { action, BadRequestError, type DatabaseThis, databaseMixin } from "@hearth/platform";
 import type moleculer from "moleculer";
 import { type BudgetObserver, BudgetStore } from "./budget.ts";
+import * as calendar from "./calendar-operations.ts";
 import { loadM365Config, type M365Config } from "./config.ts";
 import { database } from "./database.ts";
 import type { LimitClass } from "./domain/limit-classes.ts";
@@ -78,6 +81,14 @@ export function createM365Service(config: M365Config = loadM365Config()): molecu
       sendMail: action(sendMail, async function (this: M365This, ctx) {
         await messaging.sendMail(this.graphApi(), ctx.params);
         return { accepted: true as const };
+      }),
+      createEvent: action(createEvent, async function (this: M365This, ctx) {
+        return calendar.createEvent(this.graphApi(), ctx.params);
+      }),
+      readEventResponses: action(readEventResponses, async function (this: M365This, ctx) {
+        return {
+          attendees: await calendar.readEventResponses(this.graphApi(), ctx.params.organizerId, ctx.params.eventId),
+        };
       }),
       installAppForUser: action(installAppForUser, async function (this: M365This, ctx) {
         const teamsAppId = ctx.params.teamsAppId ?? this.m365.teamsAppId;

@@ -122,6 +122,51 @@ test.serial(
   },
 );
 
+test.serial(
+  "createEvent: a Teams meeting with a joinUrl, once per transactionId; attendees' answers come back",
+  async (t) => {
+    const organizer = users().find((r) => r.mailbox)!.data.id;
+    const event = {
+      organizerId: organizer,
+      subject: "Welcome coffee with your buddy",
+      bodyHtml: "<p>Let's meet.</p>",
+      start: "2026-12-01T09:30:00",
+      end: "2026-12-01T10:00:00",
+      timeZone: "Europe/Berlin",
+      attendees: [
+        { email: "new.hire@contoso.example", type: "required" as const },
+        { email: "buddy@contoso.example", type: "optional" as const },
+      ],
+      isOnlineMeeting: true,
+      transactionId: "onboarding-journey-7-welcome-coffee",
+    };
+    const created = await call(ctx(), "m365.createEvent", event);
+    t.regex(created.joinUrl!, /^https:\/\/teams\.microsoft\.com\/l\/meetup-join\//);
+    t.truthy(created.webLink);
+    // A retry (same transactionId) gets the same event, and the calendar holds one.
+    t.is((await call(ctx(), "m365.createEvent", event)).eventId, created.eventId);
+    t.is(emulator.control.events(organizer).length, 1);
+    t.like(emulator.control.events(organizer)[0], { start: { timeZone: "Europe/Berlin" }, isOnlineMeeting: true });
+
+    emulator.control.respond(created.eventId, "new.hire@contoso.example", "accepted");
+    const { attendees } = await call(ctx(), "m365.readEventResponses", {
+      organizerId: organizer,
+      eventId: created.eventId,
+    });
+    t.deepEqual(
+      attendees.map((a) => [a.email, a.response, a.time === null]),
+      [
+        ["new.hire@contoso.example", "accepted", false],
+        ["buddy@contoso.example", "none", true],
+      ],
+    );
+    const missing = await t.throwsAsync(
+      call(ctx(), "m365.readEventResponses", { organizerId: organizer, eventId: "AAMkADnope" }),
+    );
+    t.regex(missing!.message, /ErrorItemNotFound/);
+  },
+);
+
 test.serial("a permission the tenant has not granted: a clear error naming it", async (t) => {
   emulator.control.revoke("TeamsActivity.Send");
   // A new node gets a new token, without the revoked permission.

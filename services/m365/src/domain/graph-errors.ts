@@ -5,6 +5,8 @@ export const REQUIRED_PERMISSIONS = {
   sendMail: "Mail.Send",
   installAppForUser: "TeamsAppInstallation.ReadWriteSelfForUser.All",
   sendActivityNotifications: "TeamsActivity.Send",
+  createEvent: "Calendars.ReadWrite",
+  readEventResponses: "Calendars.ReadWrite",
 } as const;
 export type GraphOperation = keyof typeof REQUIRED_PERMISSIONS;
 
