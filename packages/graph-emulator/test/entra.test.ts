@@ -28,8 +28,12 @@ test("client credentials give an RS256 app token with the granted permissions as
   t.is(claims.idtyp, "app");
   t.deepEqual(claims.roles, [
     "Calendars.ReadWrite",
+    "Channel.Create",
+    "Channel.ReadBasic.All",
     "Mail.Send",
     "MailboxSettings.Read",
+    "Team.Create",
+    "TeamMember.ReadWriteNonOwnerRole.All",
     "TeamsActivity.Send",
     "TeamsAppInstallation.ReadWriteSelfForUser.All",
     "User-LifeCycleInfo.Read.All",

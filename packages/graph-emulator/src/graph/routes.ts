@@ -2,6 +2,7 @@
 // /users/delta before /users/{id}. New areas (events, mail, Teams) add their module here.
 import { eventRoutes } from "./events.ts";
 import { mailboxSettingsRoutes } from "./mailbox-settings.ts";
+import { teamRoutes } from "./teams.ts";
 import { teamworkRoutes } from "./teamwork.ts";
 import type { GraphRoute } from "./types.ts";
 import { userDeltaRoutes } from "./user-delta.ts";
@@ -12,5 +13,6 @@ export const graphRoutes: readonly GraphRoute[] = [
   ...mailboxSettingsRoutes,
   ...teamworkRoutes,
   ...eventRoutes,
+  ...teamRoutes,
   ...userRoutes,
 ];

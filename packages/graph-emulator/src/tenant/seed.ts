@@ -13,6 +13,10 @@ export const DEFAULT_PERMISSIONS = [
   "Mail.Send",
   "TeamsActivity.Send",
   "TeamsAppInstallation.ReadWriteSelfForUser.All",
+  "Team.Create",
+  "Channel.Create",
+  "Channel.ReadBasic.All",
+  "TeamMember.ReadWriteNonOwnerRole.All",
 ] as const;
 
 export type SeedOptions = {

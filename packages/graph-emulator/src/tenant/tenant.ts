@@ -7,6 +7,7 @@
 // once, and a user changed again while a client is paging is deferred to the next round (nothing lost, no doubles).
 
 import { Calendar } from "./calendar.ts";
+import { Teams } from "./teams.ts";
 import { Teamwork } from "./teamwork.ts";
 
 /** The Graph properties we store for a user (names exactly as in microsoft.graph.user). */
@@ -85,6 +86,8 @@ export class Tenant {
   readonly teamwork = new Teamwork();
   /** Events created through Graph, with attendees' responses. */
   readonly calendar = new Calendar();
+  /** Teams created through Graph, with their channels and members. */
+  readonly teams = new Teams();
   /** Every user ever created, in creation order: list and initial-delta paging use stable positions in it. */
   readonly records: UserRecord[] = [];
   private readonly byId = new Map<string, UserRecord>();
