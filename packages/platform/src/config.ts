@@ -46,6 +46,55 @@ const ZEnv = z.object({
 
 export type HearthConfig = ReturnType<typeof loadConfig>;
 
+/**
+ * Hearth's Teams bot (an Azure Bot, single-tenant): the gateway checks the tokens Teams sends to /api/messages
+ * against the Bot Framework's issuer; the m365 service signs in as the bot to post cards through the Bot Connector.
+ */
+const ZBotEnv = z.object({
+  BOT_APP_ID: optionalString,
+  BOT_APP_PASSWORD: optionalString,
+  BOT_TENANT_ID: optionalString,
+  BOT_OPENID_URL: z.url().default("https://login.botframework.com/v1/.well-known/openidconfiguration"),
+  BOT_TOKEN_ISSUER: z.string().default("https://api.botframework.com"),
+  BOT_SERVICE_URL: z.url().default("https://smba.trafficmanager.net/teams/"),
+});
+
+export type BotConfig = {
+  appId: string;
+  /** Only the m365 service needs it (to call the Bot Connector); the gateway only checks inbound tokens. */
+  password?: string;
+  tenantId: string;
+  openIdMetadataUrl: string;
+  tokenIssuer: string;
+  /** The Bot Connector of the tenant's region, for conversations no activity has told us about yet. */
+  serviceUrl: string;
+};
+
+/** The bot's settings, or undefined when BOT_APP_ID is not set (the bot endpoint then answers 503). */
+export function loadBotConfig(env: Record<string, string | undefined> = process.env): BotConfig | undefined {
+  const parsed = ZBotEnv.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new ConfigError(`Invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  if (!e.BOT_APP_ID) {
+    if (e.BOT_APP_PASSWORD || e.BOT_TENANT_ID)
+      throw new ConfigError("Invalid configuration: BOT_APP_PASSWORD and BOT_TENANT_ID need BOT_APP_ID");
+    return undefined;
+  }
+  if (!e.BOT_TENANT_ID)
+    throw new ConfigError("Invalid configuration: BOT_TENANT_ID is required with BOT_APP_ID (bots are single-tenant)");
+  return {
+    appId: e.BOT_APP_ID,
+    ...(e.BOT_APP_PASSWORD ? { password: e.BOT_APP_PASSWORD } : {}),
+    tenantId: e.BOT_TENANT_ID,
+    openIdMetadataUrl: e.BOT_OPENID_URL,
+    tokenIssuer: e.BOT_TOKEN_ISSUER,
+    serviceUrl: e.BOT_SERVICE_URL.endsWith("/") ? e.BOT_SERVICE_URL : `${e.BOT_SERVICE_URL}/`,
+  };
+}
+
 export class ConfigError extends Error {}
 
 export function loadConfig(env: Record<string, string | undefined> = process.env) {
@@ -104,5 +153,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
             jwksUrl: e.AUTH_JWKS_URL!,
           } as const),
     seedDemo: e.SEED_DEMO,
+    bot: loadBotConfig(env),
   };
 }

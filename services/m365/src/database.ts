@@ -1,6 +1,7 @@
 import path from "node:path";
 import { defineServiceDatabase } from "@hearth/platform";
 import { defineEntity, p } from "@mikro-orm/core";
+import { ConversationReference } from "./entities/conversation-reference.entity.ts";
 
 /**
  * One token bucket per (tenant, Graph limit class, scope). Scope is "" for limits per app and tenant, the
@@ -25,6 +26,6 @@ export const Budget = defineEntity({
 
 export const database = defineServiceDatabase({
   schema: "m365",
-  entities: [Budget],
+  entities: [Budget, ConversationReference],
   migrationsDir: path.join(import.meta.dirname, "migrations"),
 });

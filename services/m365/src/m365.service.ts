@@ -9,6 +9,7 @@ import {
 } from "@hearth/contracts";
 import { action, BadRequestError, type DatabaseThis, databaseMixin } from "@hearth/platform";
 import type moleculer from "moleculer";
+import { botCardActions, botCardMethods } from "./bot-cards.ts";
 import { type BudgetObserver, BudgetStore } from "./budget.ts";
 import * as calendar from "./calendar-operations.ts";
 import { loadM365Config, type M365Config } from "./config.ts";
@@ -72,6 +73,7 @@ export function createM365Service(config: M365Config = loadM365Config()): molecu
     name: "m365",
     mixins: [databaseMixin(database)],
     actions: {
+      ...botCardActions,
       readDirectoryChanges: action(readDirectoryChanges, async function (this: M365This, ctx) {
         return readDirectoryPage(this.graphApi(), ctx.params.link);
       }),
@@ -110,6 +112,7 @@ export function createM365Service(config: M365Config = loadM365Config()): molecu
       },
     },
     methods: {
+      ...botCardMethods,
       /** Built on first use, so the suite starts without a tenant connection (actions then answer 503). */
       graphApi(this: M365This): GraphApi {
         if (this.graph) return this.graph;
