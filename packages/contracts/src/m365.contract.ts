@@ -173,3 +173,59 @@ export const readEventResponses = defineAction({
     attendees: z.array(z.object({ email: z.string(), response: ZEventResponse, time: z.string().nullable() })),
   }),
 });
+
+export const createTeam = defineAction({
+  name: "m365.createTeam",
+  summary:
+    "Create a Microsoft Teams team (standard template) with its first owners, and wait until Teams has provisioned " +
+    "it. Not idempotent: keep the teamId it returns (a failed wait reports the teamId in its data)",
+  access: "internal",
+  params: z.object({
+    displayName: z.string().min(1).max(256),
+    description: z.string().max(1024).optional(),
+    ownerIds: z.array(z.guid()).min(1).max(20),
+    visibility: z.enum(["private", "public"]).default("private"),
+  }),
+  result: z.object({ teamId: z.guid() }),
+});
+
+export const createChannel = defineAction({
+  name: "m365.createChannel",
+  summary: "A standard channel in a team; a channel of that name already there is returned instead",
+  access: "internal",
+  idempotent: true,
+  params: z.object({
+    teamId: z.guid(),
+    displayName: z
+      .string()
+      .min(1)
+      .max(50)
+      .regex(/^[^~#%&*{}+/\\:<>?|'"]+$/, "no ~ # % & * { } + / \\ : < > ? | ' \""),
+    description: z.string().max(1024).optional(),
+  }),
+  result: z.object({ channelId: z.string(), webUrl: z.string().nullable(), created: z.boolean() }),
+});
+
+export const addTeamMembers = defineAction({
+  name: "m365.addTeamMembers",
+  summary: "Add people to a team, 200 per Graph call; each person is added or failed on their own",
+  access: "internal",
+  idempotent: true,
+  params: z.object({
+    teamId: z.guid(),
+    userIds: z.array(z.guid()).min(1).max(5000),
+    role: z.enum(["member", "owner"]).default("member"),
+  }),
+  result: z.object({
+    results: z.array(z.object({ userId: z.guid(), status: z.enum(["added", "failed"]), error: z.string().optional() })),
+  }),
+});
+
+export const removeTeamMember = defineAction({
+  name: "m365.removeTeamMember",
+  summary: "Remove a person from a team",
+  access: "internal",
+  idempotent: true,
+  params: z.object({ teamId: z.guid(), userId: z.guid() }),
+  result: z.object({ status: z.enum(["removed", "notMember"]) }),
+});

@@ -1,9 +1,13 @@
 import {
+  addTeamMembers,
+  createChannel,
   createEvent,
+  createTeam,
   installAppForUser,
   readDirectoryChanges,
   readEventResponses,
   readMailboxSettings,
+  removeTeamMember,
   sendActivityNotifications,
   sendMail,
 } from "@hearth/contracts";
@@ -19,6 +23,7 @@ import { M365NotConfiguredError } from "./errors.ts";
 import { createGraphApi, type GraphApi, type GraphMetrics } from "./graph-client.ts";
 import { readDirectoryPage, readMailboxSettings as readSettings } from "./graph-operations.ts";
 import * as messaging from "./messaging-operations.ts";
+import * as teams from "./teams-operations.ts";
 
 type M365This = DatabaseThis & { m365: M365Config; graph?: GraphApi; graphApi(): GraphApi };
 
@@ -86,6 +91,28 @@ export function createM365Service(config: M365Config = loadM365Config()): molecu
       }),
       createEvent: action(createEvent, async function (this: M365This, ctx) {
         return calendar.createEvent(this.graphApi(), ctx.params);
+      }),
+      createTeam: {
+        ...action(createTeam, async function (this: M365This, ctx) {
+          return teams.createTeam(this.graphApi(), ctx.params);
+        }),
+        // Provisioning takes seconds to minutes.
+        timeout: 0,
+      },
+      createChannel: action(createChannel, async function (this: M365This, ctx) {
+        const { teamId, displayName, description } = ctx.params;
+        return teams.createChannel(this.graphApi(), teamId, displayName, description);
+      }),
+      addTeamMembers: {
+        ...action(addTeamMembers, async function (this: M365This, ctx) {
+          const { teamId, userIds, role } = ctx.params;
+          return { results: await teams.addTeamMembers(this.graphApi(), teamId, userIds, role) };
+        }),
+        // 5,000 people are 25 calls at 4 per second per team.
+        timeout: 0,
+      },
+      removeTeamMember: action(removeTeamMember, async function (this: M365This, ctx) {
+        return { status: await teams.removeTeamMember(this.graphApi(), ctx.params.teamId, ctx.params.userId) };
       }),
       readEventResponses: action(readEventResponses, async function (this: M365This, ctx) {
         return {

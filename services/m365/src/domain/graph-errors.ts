@@ -7,6 +7,10 @@ export const REQUIRED_PERMISSIONS = {
   sendActivityNotifications: "TeamsActivity.Send",
   createEvent: "Calendars.ReadWrite",
   readEventResponses: "Calendars.ReadWrite",
+  createTeam: "Team.Create",
+  createChannel: "Channel.Create",
+  addTeamMembers: "TeamMember.ReadWriteNonOwnerRole.All",
+  removeTeamMember: "TeamMember.ReadWriteNonOwnerRole.All",
 } as const;
 export type GraphOperation = keyof typeof REQUIRED_PERMISSIONS;
 

@@ -10,6 +10,7 @@ export const LIMIT_CLASSES = [
   "teamsUserActivity",
   "teamsInstalledApps",
   "teamsCreate",
+  "teamsPerTeam",
   "bots",
 ] as const;
 export type LimitClass = (typeof LIMIT_CLASSES)[number];
@@ -18,8 +19,8 @@ export type PublishedLimit = {
   /** Requests (or identity resource units) allowed per period. */
   limit: number;
   periodSeconds: number;
-  /** "mailbox": one bucket per mailbox (the scope is the user id); "app": one per tenant. */
-  per: "app" | "mailbox";
+  /** "mailbox": one bucket per mailbox (the scope is the user id); "team": one per team; "app": one per tenant. */
+  per: "app" | "mailbox" | "team";
 };
 
 /** Microsoft's published numbers (subject to change, hence configurable). */
@@ -31,6 +32,7 @@ export const PUBLISHED_LIMITS: Record<LimitClass, PublishedLimit> = {
   teamsUserActivity: { limit: 5, periodSeconds: 1, per: "app" },
   teamsInstalledApps: { limit: 30, periodSeconds: 1, per: "app" },
   teamsCreate: { limit: 10, periodSeconds: 1, per: "app" },
+  teamsPerTeam: { limit: 4, periodSeconds: 1, per: "team" },
   bots: { limit: 50, periodSeconds: 1, per: "app" },
 };
 
@@ -72,6 +74,8 @@ export function chargeFor(method: string, path: string): Charge | undefined {
   if (m === "POST" && /^\/users\/[^/]+\/teamwork\/installedApps$/i.test(p))
     return { limitClass: "teamsInstalledApps", scope: "", cost: 1 };
   if (m === "POST" && /^\/teams$/i.test(p)) return { limitClass: "teamsCreate", scope: "", cost: 1 };
+  match = /^\/teams\/([^/]+)\//i.exec(p);
+  if (match) return { limitClass: "teamsPerTeam", scope: decodeURIComponent(match[1]).toLowerCase(), cost: 1 };
   match = /^\/(users|groups|directoryObjects|applications|servicePrincipals)(\/|$)/i.exec(p);
   if (match) {
     if (m === "GET") return { limitClass: "identityRead", scope: "", cost: IDENTITY_DELTA_PAGE_COST };
