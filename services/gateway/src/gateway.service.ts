@@ -21,6 +21,7 @@ import { docsAsset, docsPage } from "./docs-page.ts";
 import { toEnvelope } from "./error-envelope.ts";
 import { buildOpenApi } from "./openapi.ts";
 import { CallerRateLimiter } from "./rate-limit.ts";
+import { teamsBotRoute } from "./teams-bot.ts";
 
 type Req = IncomingMessage & { $ctx?: HearthContext; $action?: { name: string } };
 type Verifier = { verify(token: string): Promise<Caller> };
@@ -106,6 +107,8 @@ async function readinessChecks(service: GatewayThis) {
 export function createGatewayService(
   config: HearthConfig,
   contracts: readonly ActionContract[] = Object.values(actionContracts),
+  /** cardActionHandlers: verb prefix → internal action for the bot's Action.Execute (default: the contracts' registry). */
+  options: { cardActionHandlers?: Record<string, string> } = {},
 ): moleculer.ServiceSchema {
   const schema = {
     name: "gateway",
@@ -132,6 +135,7 @@ export function createGatewayService(
             ctx.meta.viaGateway = true;
           },
         },
+        teamsBotRoute(config.bot, config.http.bodyLimit, options.cardActionHandlers),
         {
           name: "operations",
           path: "/",
