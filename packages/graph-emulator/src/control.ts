@@ -41,6 +41,8 @@ export type EmulatorControl = {
   /** Installs that Teams app for a user, as an admin setup policy would; false when it already was. */
   installApp(idOrUpn: string, clientId?: string): boolean;
   sentMail(): SentMessage[];
+  /** Lifetime of app tokens issued from now on (seconds). */
+  setTokenLifetime(seconds: number): void;
   /** An attendee answers an invitation (from Outlook or Teams). */
   respond(eventId: string, address: string, response: "accepted" | "tentativelyAccepted" | "declined"): CalendarEvent;
   events(organizerIdOrUpn: string): CalendarEvent[];
@@ -126,6 +128,10 @@ export function createControl(tenant: Tenant, people: PersonFactory, throttler: 
       return true;
     },
     sentMail: () => [...tenant.teamwork.sentMail],
+    setTokenLifetime(seconds) {
+      if (!Number.isInteger(seconds) || seconds < 60) throw new Error("a token lives at least 60 s");
+      tenant.tokenLifetimeSeconds = seconds;
+    },
     respond: (eventId, address, response) => tenant.calendar.respond(eventId, address, response),
     events(organizerIdOrUpn) {
       const user = tenant.find(organizerIdOrUpn);

@@ -168,3 +168,30 @@ test("activity feed in bulk has its own limit class (Microsoft: 2 per second per
   // The one-user feed is another class: still open.
   t.is((await send(`/v1.0/users/${id}/teamwork/sendActivityNotification`, activity())).status, 204);
 });
+
+test("activity feed in bulk wants a token with at least 45 minutes to live (412 otherwise)", async (t) => {
+  const { emulator } = await startForTest();
+  t.teardown(() => emulator.close());
+  const id = emulator.control.tenant.records[0]!.data.id;
+  emulator.control.installApp(id);
+  emulator.control.setTokenLifetime(44 * 60);
+  const short = await appToken(emulator);
+  const body = activity({
+    recipients: [{ "@odata.type": "microsoft.graph.aadUserNotificationRecipient", userId: id }],
+  });
+  const refused = await request(emulator, "/v1.0/teamwork/sendActivityNotificationToRecipients", {
+    method: "POST",
+    token: short,
+    body,
+  });
+  t.is(refused.status, 412);
+  t.is(refused.body.error.code, "PreconditionFailed");
+  emulator.control.setTokenLifetime(3599);
+  const fresh = await appToken(emulator);
+  const sent = await request(emulator, "/v1.0/teamwork/sendActivityNotificationToRecipients", {
+    method: "POST",
+    token: fresh,
+    body,
+  });
+  t.is(sent.status, 202);
+});

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { TokenCredential } from "@azure/identity";
+import type { GetTokenOptions, TokenCredential } from "@azure/identity";
 import { ClientSecretCredential } from "@azure/identity";
 import {
   Client,
@@ -25,11 +25,39 @@ export function createCredential(config: M365Config): TokenCredential {
   const c = config.connection;
   if (!c) throw new Error("M365 tenant connection is not configured");
   const microsoft = config.authorityHost === MICROSOFT_AUTHORITY;
-  return new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
-    authorityHost: config.authorityHost,
-    // Instance discovery asks Microsoft whether the authority is known: a local or sovereign one is not.
-    ...(microsoft ? {} : { disableInstanceDiscovery: true }),
-  });
+  return new FreshTokenCredential(
+    () =>
+      new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
+        authorityHost: config.authorityHost,
+        // Instance discovery asks Microsoft whether the authority is known: a local or sovereign one is not.
+        ...(microsoft ? {} : { disableInstanceDiscovery: true }),
+      }),
+  );
+}
+
+/**
+ * Graph's bulk activity feed refuses tokens with less than 45 minutes to live (412, m365.md §1), but MSAL hands out
+ * its cached token until minutes before expiry. So a token with less than `minLifetimeMs` left is replaced: a new
+ * credential has an empty cache and asks Entra ID for a new token (about one request every quarter of an hour).
+ */
+export class FreshTokenCredential implements TokenCredential {
+  private inner: TokenCredential;
+  private readonly create: () => TokenCredential;
+  private readonly minLifetimeMs: number;
+
+  constructor(create: () => TokenCredential, minLifetimeMs = 46 * 60_000) {
+    this.create = create;
+    this.inner = create();
+    this.minLifetimeMs = minLifetimeMs;
+  }
+
+  async getToken(scopes: string | string[], options?: GetTokenOptions) {
+    const token = await this.inner.getToken(scopes, options);
+    if (!token || token.expiresOnTimestamp - Date.now() >= this.minLifetimeMs) return token;
+    this.inner = this.create();
+    // Entra may still issue a short token (a policy); then that one is used.
+    return (await this.inner.getToken(scopes, options)) ?? token;
+  }
 }
 
 function setHeader(context: Context, name: string, value: string) {

@@ -167,6 +167,41 @@ test.serial(
   },
 );
 
+test.serial(
+  "a cached token with less than 45 minutes left is replaced before the bulk feed refuses it (412)",
+  async (t) => {
+    const recipient = users()[560]!.data.id;
+    emulator.control.installApp(recipient);
+    // A node whose first token lives 44 minutes (Entra's usual is 60–90): MSAL would hand it out for 40 more.
+    emulator.control.setTokenLifetime(44 * 60);
+    const node = spawnNode({ serviceModules: [SERVICE], env: { ...env.env, ...m365ClientEnv(emulator) } });
+    nodes.push(node);
+    await node.ready;
+    await waitFor(
+      `m365 on ${node.nodeID}`,
+      async () =>
+        broker.registry.getServiceList({ onlyAvailable: true }) as unknown as Array<{ name: string; nodeID: string }>,
+      (list) => list.some((s) => s.name === "m365" && s.nodeID === node.nodeID),
+      10_000,
+    );
+    await call(ctx(), "m365.installAppForUser", { userId: users()[561]!.data.id }, { nodeID: node.nodeID });
+    emulator.control.setTokenLifetime(3599);
+    const { results } = await call(
+      ctx(),
+      "m365.sendActivityNotifications",
+      {
+        recipientIds: [recipient],
+        activityType: "taskDue",
+        previewText: "Due today",
+        topic: { source: "entityUrl", value: `https://graph.microsoft.com/v1.0/users/${recipient}` },
+      },
+      { nodeID: node.nodeID },
+    );
+    t.deepEqual(results, [{ userId: recipient, status: "accepted" }]);
+    t.is(emulator.control.activities(recipient).length, 1);
+  },
+);
+
 test.serial("a permission the tenant has not granted: a clear error naming it", async (t) => {
   emulator.control.revoke("TeamsActivity.Send");
   // A new node gets a new token, without the revoked permission.

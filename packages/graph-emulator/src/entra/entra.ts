@@ -190,7 +190,7 @@ async function issueToken(request: EntraRequest, tenant: Tenant, key: SigningKey
     iss: issuer,
     iat: now,
     nbf: now,
-    exp: now + TOKEN_LIFETIME_SECONDS,
+    exp: now + tenant.tokenLifetimeSeconds,
     aio: randomUUID(),
     app_displayname: app.displayName,
     appid: app.clientId,
@@ -214,8 +214,8 @@ async function issueToken(request: EntraRequest, tenant: Tenant, key: SigningKey
     .sign(key.privateKey);
   return json(200, {
     token_type: "Bearer",
-    expires_in: TOKEN_LIFETIME_SECONDS,
-    ext_expires_in: TOKEN_LIFETIME_SECONDS,
+    expires_in: tenant.tokenLifetimeSeconds,
+    ext_expires_in: tenant.tokenLifetimeSeconds,
     access_token: accessToken,
   });
 }

@@ -11,6 +11,7 @@ import { option } from "./odata.ts";
 import type { GraphRoute, RouteContext, RouteLimit } from "./types.ts";
 
 const MAX_RECIPIENTS = 100;
+const MIN_BULK_TOKEN_LIFETIME_MS = 45 * 60_000;
 const INSTALL_SELF = ["TeamsAppInstallation.ReadWriteSelfForUser.All", "TeamsAppInstallation.ReadWriteForUser.All"];
 const READ_INSTALLS = [
   "TeamsAppInstallation.ReadSelfForUser.All",
@@ -300,6 +301,14 @@ export const teamworkRoutes: GraphRoute[] = [
     permissions: ["TeamsActivity.Send", "TeamsActivity.Send.User"],
     limit: teamsLimit("teamsBulkActivityNotification"),
     handle(context) {
+      // m365.md §1: the bulk feed wants a token with at least 45 minutes to live.
+      if (context.token.expiresAt - Date.now() < MIN_BULK_TOKEN_LIFETIME_MS) {
+        throw new GraphError(
+          412,
+          "PreconditionFailed",
+          "The access token must be valid for at least 45 minutes; request a new token and try again.",
+        );
+      }
       const body = object(context.request.body, "body");
       const ids = recipients(body.recipients);
       const activity = parseActivity(body);

@@ -86,6 +86,8 @@ export class Tenant {
   readonly teamwork = new Teamwork();
   /** Events created through Graph, with attendees' responses. */
   readonly calendar = new Calendar();
+  /** Lifetime of the app tokens Entra issues from now on (3599 s, as Entra; shorter ones exercise expiry rules). */
+  tokenLifetimeSeconds = 3599;
   /** Teams created through Graph, with their channels and members. */
   readonly teams = new Teams();
   /** Every user ever created, in creation order: list and initial-delta paging use stable positions in it. */
