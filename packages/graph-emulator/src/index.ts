@@ -13,6 +13,7 @@ export { m365ClientEnv } from "./client-env.ts";
 export { checkAgainstContract, loadContract } from "./contract.ts";
 export type { AppSummary, EmulatorControl, HireOptions } from "./control.ts";
 export { BOT_FRAMEWORK_RESOURCE, GRAPH_RESOURCE, openIdConfiguration, TOKEN_LIFETIME_SECONDS } from "./entra/entra.ts";
+export { type UserTokenOptions, userTokenIssuer } from "./entra/user-tokens.ts";
 export { MAX_BATCH_REQUESTS } from "./graph/batch.ts";
 export { DELTA_TOKEN_LIFETIME_MS } from "./graph/user-delta.ts";
 export { DEFAULT_USER_PROPERTIES } from "./graph/user-shape.ts";

@@ -11,6 +11,7 @@ import { loadOrCreateCertificates } from "./certificates.ts";
 import { createControl, type EmulatorControl, handleControl } from "./control.ts";
 import { handleEntra } from "./entra/entra.ts";
 import { loadOrCreateSigningKey } from "./entra/signing-key.ts";
+import { signUserToken, type UserTokenOptions } from "./entra/user-tokens.ts";
 import { createGraphDispatcher, JSON_CONTENT_TYPE, newRequestId } from "./graph/dispatch.ts";
 import { errorBody } from "./graph/errors.ts";
 import { graphRoutes } from "./graph/routes.ts";
@@ -47,6 +48,8 @@ export type GraphEmulator = {
   control: EmulatorControl;
   /** The Bot Framework side: Bot Connector service URL, the issuer of tokens sent to bots, conversations. */
   bot: BotFramework;
+  /** An Entra v2.0 user access token for Hearth's API (issuer `${url}/${tenantId}/v2.0`, this tenant's JWKS). */
+  userToken(options: UserTokenOptions): Promise<string>;
   close(): Promise<void>;
 };
 
@@ -136,6 +139,22 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
         body,
       );
       if (botControl) return send(response, botControl.status, { "content-type": "application/json" }, botControl.body);
+      const tokenMatch = /^\/_emulator\/users\/([^/]+)\/token$/.exec(url.pathname);
+      if (request.method === "POST" && tokenMatch) {
+        const input = (body ?? {}) as Omit<UserTokenOptions, "user">;
+        if (typeof input.audience !== "string") {
+          return send(response, 400, { "content-type": "application/json" }, { error: "audience is required" });
+        }
+        try {
+          const token = await signUserToken(tenant, key, state.baseUrl, {
+            ...input,
+            user: decodeURIComponent(tokenMatch[1]!),
+          });
+          return send(response, 200, { "content-type": "application/json" }, { access_token: token });
+        } catch (error) {
+          return send(response, 400, { "content-type": "application/json" }, { error: (error as Error).message });
+        }
+      }
       const result = handleControl(
         control,
         request.method ?? "GET",
@@ -182,6 +201,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
     tenantId: tenant.tenantId,
     control,
     bot: botFramework.bot,
+    userToken: (options) => signUserToken(tenant, key, state.baseUrl, options),
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
