@@ -13,6 +13,7 @@ import {
 import moleculer from "moleculer";
 import { serviceDatabases, serviceModules } from "./service-databases.ts";
 import { syncCommand } from "./sync.ts";
+import { teamsPackageCommand } from "./teams-package.ts";
 
 const HELP = `Hearth operator commands
 
@@ -29,6 +30,8 @@ Commands:
   seed                              seed the demo data of every service (only what is missing)
   sync [--full]                     sync the directory from Microsoft 365 now, with progress (--full: read everyone
                                     again; people not seen have left)
+  teams-package [--out FILE] [--version X.Y.Z]
+                                    build the Teams app package (zip) for BOT_APP_ID, M365_CLIENT_ID and PUBLIC_URL
   token --user UPN [--roles R1,R2] [--name "Full Name"] [--minutes N]
                                     print a bearer token from the development issuer (local use only)
   help                              this text
@@ -207,6 +210,8 @@ const commands: Record<string, Command> = {
     console.log(token);
     return 0;
   },
+
+  "teams-package": teamsPackageCommand,
 
   async help() {
     console.log(HELP);
