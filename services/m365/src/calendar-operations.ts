@@ -1,10 +1,8 @@
 // Calendar events in an organizer's mailbox (Outlook limit class, per mailbox): creation with a Teams meeting,
 // de-duplicated by transactionId (a retry after a lost answer returns the first event), and attendees' answers.
 import { ResponseType } from "@microsoft/microsoft-graph-client";
-import { classifyGraphError, type GraphOperation } from "./domain/graph-errors.ts";
-import { toMoleculerError } from "./errors.ts";
 import type { GraphApi } from "./graph-client.ts";
-import { send } from "./graph-operations.ts";
+import { failure, send } from "./graph-operations.ts";
 
 type GraphEvent = {
   id: string;
@@ -12,17 +10,6 @@ type GraphEvent = {
   onlineMeeting?: { joinUrl?: string } | null;
   attendees?: Array<{ emailAddress?: { address?: string }; status?: { response?: string; time?: string } }>;
 };
-
-async function fail(operation: GraphOperation, response: Response): Promise<Error> {
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = { error: { code: `HTTP${response.status}`, message: text.slice(0, 200) } };
-  }
-  return toMoleculerError(classifyGraphError(operation, response.status, body), operation);
-}
 
 export type NewEvent = {
   organizerId: string;
@@ -53,7 +40,7 @@ export async function createEvent(graph: GraphApi, event: NewEvent) {
         transactionId: event.transactionId,
       }),
   );
-  if (response.status !== 201 && response.status !== 200) throw await fail("createEvent", response);
+  if (response.status !== 201 && response.status !== 200) throw await failure("createEvent", response);
   const created = (await response.json()) as GraphEvent;
   return { eventId: created.id, joinUrl: created.onlineMeeting?.joinUrl ?? null, webLink: created.webLink ?? "" };
 }
@@ -70,7 +57,7 @@ export async function readEventResponses(graph: GraphApi, organizerId: string, e
       .responseType(ResponseType.RAW)
       .get(),
   );
-  if (response.status !== 200) throw await fail("readEventResponses", response);
+  if (response.status !== 200) throw await failure("readEventResponses", response);
   const event = (await response.json()) as GraphEvent;
   return (event.attendees ?? []).map((a) => {
     const answer = a.status?.response ?? "none";

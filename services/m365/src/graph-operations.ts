@@ -36,7 +36,8 @@ async function readJson(response: Response): Promise<unknown> {
   }
 }
 
-async function failure(operation: GraphOperation, response: Response): Promise<Error> {
+/** Graph's error answer → the Hearth error for it (a missing permission named; otherwise Graph's code kept). */
+export async function failure(operation: GraphOperation, response: Response): Promise<Error> {
   return toMoleculerError(classifyGraphError(operation, response.status, await readJson(response)), operation);
 }
 

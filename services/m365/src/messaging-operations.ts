@@ -2,26 +2,13 @@
 // client middleware from each request's path (domain/limit-classes.ts): sendMail per sender mailbox, installedApps
 // and the bulk feed per app and tenant.
 import { ResponseType } from "@microsoft/microsoft-graph-client";
-import { classifyGraphError, type GraphOperation } from "./domain/graph-errors.ts";
-import { toMoleculerError } from "./errors.ts";
 import type { GraphApi } from "./graph-client.ts";
-import { send } from "./graph-operations.ts";
+import { failure, send } from "./graph-operations.ts";
 
 /** Graph allows 100 recipients per bulk activity notification. */
 export const BULK_RECIPIENTS = 100;
 /** Bulk calls in flight at once: enough to keep the budget (not the round trip) the limit. */
 const BULK_PARALLELISM = 4;
-
-async function fail(operation: GraphOperation, response: Response): Promise<Error> {
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = { error: { code: `HTTP${response.status}`, message: text.slice(0, 200) } };
-  }
-  return toMoleculerError(classifyGraphError(operation, response.status, body), operation);
-}
 
 export async function sendMail(
   graph: GraphApi,
@@ -42,7 +29,7 @@ export async function sendMail(
         saveToSentItems: false,
       }),
   );
-  if (response.status !== 202) throw await fail("sendMail", response);
+  if (response.status !== 202) throw await failure("sendMail", response);
 }
 
 export async function installAppForUser(
@@ -62,7 +49,7 @@ export async function installAppForUser(
     await response.body?.cancel().catch(() => undefined);
     return "alreadyInstalled";
   }
-  throw await fail("installAppForUser", response);
+  throw await failure("installAppForUser", response);
 }
 
 export type Activity = {
@@ -126,5 +113,5 @@ async function sendBulk(graph: GraphApi, userIds: string[], activity: Activity):
     await response.body?.cancel().catch(() => undefined);
     return;
   }
-  throw await fail("sendActivityNotifications", response);
+  throw await failure("sendActivityNotifications", response);
 }

@@ -4,27 +4,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { ResponseType } from "@microsoft/microsoft-graph-client";
 import moleculer from "moleculer";
-import { classifyGraphError, type GraphOperation } from "./domain/graph-errors.ts";
-import { toMoleculerError } from "./errors.ts";
 import type { GraphApi } from "./graph-client.ts";
-import { send } from "./graph-operations.ts";
+import { failure, send } from "./graph-operations.ts";
 
 const { MoleculerError } = moleculer.Errors;
 
 export const MAX_MEMBERS_PER_CALL = 200;
 /** How long createTeam waits for Teams to provision a team before it gives up (the team may still appear). */
 const PROVISIONING_TIMEOUT_MS = 120_000;
-
-async function fail(operation: GraphOperation, response: Response): Promise<Error> {
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = { error: { code: `HTTP${response.status}`, message: text.slice(0, 200) } };
-  }
-  return toMoleculerError(classifyGraphError(operation, response.status, body), operation);
-}
 
 const userBind = (id: string) => `https://graph.microsoft.com/v1.0/users('${id}')`;
 const memberBody = (userId: string, role: "member" | "owner") => ({
@@ -49,7 +36,7 @@ export async function createTeam(
         members: team.ownerIds.map((id) => memberBody(id, "owner")),
       }),
   );
-  if (response.status !== 202) throw await fail("createTeam", response);
+  if (response.status !== 202) throw await failure("createTeam", response);
   await response.body?.cancel().catch(() => undefined);
   const location = response.headers.get("location") ?? "";
   const match = /teams\('([^']+)'\)\/operations\('([^']+)'\)/.exec(location);
@@ -62,7 +49,7 @@ export async function createTeam(
     const poll = await send(() =>
       graph.client.api(`/teams/${teamId}/operations/${operationId}`).responseType(ResponseType.RAW).get(),
     );
-    if (poll.status !== 200) throw await fail("createTeam", poll);
+    if (poll.status !== 200) throw await failure("createTeam", poll);
     const operation = (await poll.json()) as { status?: string; error?: { message?: string } | null };
     if (operation.status === "succeeded") return { teamId };
     if (operation.status === "failed") {
@@ -93,7 +80,7 @@ async function listChannels(graph: GraphApi, teamId: string): Promise<GraphChann
       .responseType(ResponseType.RAW)
       .get(),
   );
-  if (response.status !== 200) throw await fail("createChannel", response);
+  if (response.status !== 200) throw await failure("createChannel", response);
   return ((await response.json()) as { value: GraphChannel[] }).value;
 }
 
@@ -114,7 +101,7 @@ export async function createChannel(graph: GraphApi, teamId: string, displayName
   // Another replica created it between our read and our write.
   const again = response.status === 400 ? (await listChannels(graph, teamId)).find(same) : undefined;
   if (again) return { channelId: again.id, webUrl: again.webUrl ?? null, created: false };
-  throw await fail("createChannel", response);
+  throw await failure("createChannel", response);
 }
 
 export async function addTeamMembers(graph: GraphApi, teamId: string, userIds: string[], role: "member" | "owner") {
@@ -128,7 +115,7 @@ export async function addTeamMembers(graph: GraphApi, teamId: string, userIds: s
         .responseType(ResponseType.RAW)
         .post({ values: chunk.map((id) => memberBody(id, role)) }),
     );
-    if (response.status !== 200) throw await fail("addTeamMembers", response);
+    if (response.status !== 200) throw await failure("addTeamMembers", response);
     const parts = (
       (await response.json()) as {
         value: Array<{ userId?: string; error?: { code?: string; message?: string } | null }>;
@@ -156,7 +143,7 @@ export async function removeTeamMember(graph: GraphApi, teamId: string, userId: 
       .responseType(ResponseType.RAW)
       .get(),
   );
-  if (list.status !== 200) throw await fail("removeTeamMember", list);
+  if (list.status !== 200) throw await failure("removeTeamMember", list);
   const members = ((await list.json()) as { value: Array<{ id: string; userId?: string }> }).value;
   const membership = members.find((m) => m.userId?.toLowerCase() === userId.toLowerCase());
   if (!membership) return "notMember" as const;
@@ -169,5 +156,5 @@ export async function removeTeamMember(graph: GraphApi, teamId: string, userId: 
   if (response.status === 204) return "removed" as const;
   // Gone meanwhile (another replica, or an admin): the person is not a member, which is what was asked.
   if (response.status === 404) return "notMember" as const;
-  throw await fail("removeTeamMember", response);
+  throw await failure("removeTeamMember", response);
 }

@@ -1,44 +1,20 @@
 // Mail, Teams app installation and the activity feed through the real m365 service (child node, NATS) against the
 // Graph emulator with Microsoft's Teams limits on the real clock.
-import path from "node:path";
-import { type GraphEmulator, m365ClientEnv, startGraphEmulator } from "@hearth/graph-emulator";
+import type { GraphEmulator } from "@hearth/graph-emulator";
 import { call } from "@hearth/platform";
-import {
-  type ChildNode,
-  createTestEnvironment,
-  spawnNode,
-  startBroker,
-  type TestEnvironment,
-  waitFor,
-} from "@hearth/testkit";
 import test from "ava";
-import type moleculer from "moleculer";
+import { type M365Cluster, startM365Cluster } from "./fixtures/m365-cluster.ts";
 
-let env: TestEnvironment;
+let cluster: M365Cluster;
 let emulator: GraphEmulator;
-let broker: moleculer.ServiceBroker;
-const nodes: ChildNode[] = [];
-
-const SERVICE = path.join(import.meta.dirname, "..", "src", "m365.service.ts");
 
 test.before(async () => {
-  emulator = await startGraphEmulator({ port: 0, tenant: { users: 600, seed: "hearth-m365-messaging" }, timeScale: 1 });
-  env = await createTestEnvironment();
-  const node = spawnNode({ serviceModules: [SERVICE], env: { ...env.env, ...m365ClientEnv(emulator) } });
-  nodes.push(node);
-  await node.ready;
-  broker = await startBroker(env.config, []);
-  await broker.waitForServices(["m365"], 10_000);
+  cluster = await startM365Cluster({ tenant: { users: 600, seed: "hearth-m365-messaging" }, timeScale: 1 });
+  emulator = cluster.emulator;
 });
+test.after.always(() => cluster?.close());
 
-test.after.always(async () => {
-  await broker?.stop();
-  await Promise.all(nodes.map((n) => n.stop()));
-  await emulator?.close();
-  await env?.cleanup();
-});
-
-const ctx = () => broker.ContextFactory.create(broker, null as never, {}, {}) as moleculer.Context;
+const ctx = () => cluster.ctx();
 const users = () => emulator.control.tenant.records.filter((r) => !r.removed);
 
 test.serial(
@@ -174,16 +150,7 @@ test.serial(
     emulator.control.installApp(recipient);
     // A node whose first token lives 44 minutes (Entra's usual is 60–90): MSAL would hand it out for 40 more.
     emulator.control.setTokenLifetime(44 * 60);
-    const node = spawnNode({ serviceModules: [SERVICE], env: { ...env.env, ...m365ClientEnv(emulator) } });
-    nodes.push(node);
-    await node.ready;
-    await waitFor(
-      `m365 on ${node.nodeID}`,
-      async () =>
-        broker.registry.getServiceList({ onlyAvailable: true }) as unknown as Array<{ name: string; nodeID: string }>,
-      (list) => list.some((s) => s.name === "m365" && s.nodeID === node.nodeID),
-      10_000,
-    );
+    const node = await cluster.startNode();
     await call(ctx(), "m365.installAppForUser", { userId: users()[561]!.data.id }, { nodeID: node.nodeID });
     emulator.control.setTokenLifetime(3599);
     const { results } = await call(
@@ -205,16 +172,7 @@ test.serial(
 test.serial("a permission the tenant has not granted: a clear error naming it", async (t) => {
   emulator.control.revoke("TeamsActivity.Send");
   // A new node gets a new token, without the revoked permission.
-  const node = spawnNode({ serviceModules: [SERVICE], env: { ...env.env, ...m365ClientEnv(emulator) } });
-  nodes.push(node);
-  await node.ready;
-  await waitFor(
-    `m365 on ${node.nodeID}`,
-    async () =>
-      broker.registry.getServiceList({ onlyAvailable: true }) as unknown as Array<{ name: string; nodeID: string }>,
-    (list) => list.some((s) => s.name === "m365" && s.nodeID === node.nodeID),
-    10_000,
-  );
+  const node = await cluster.startNode();
   const error = await t.throwsAsync(
     call(
       ctx(),

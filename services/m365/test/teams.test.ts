@@ -1,36 +1,20 @@
 // Teams, channels and members through the real m365 service (child node, NATS) against the Graph emulator.
-import path from "node:path";
-import { type GraphEmulator, m365ClientEnv, startGraphEmulator } from "@hearth/graph-emulator";
+import type { GraphEmulator } from "@hearth/graph-emulator";
 import { call } from "@hearth/platform";
-import { type ChildNode, createTestEnvironment, spawnNode, startBroker, type TestEnvironment } from "@hearth/testkit";
 import test from "ava";
-import type moleculer from "moleculer";
+import { type M365Cluster, startM365Cluster } from "./fixtures/m365-cluster.ts";
 
-let env: TestEnvironment;
+let cluster: M365Cluster;
 let emulator: GraphEmulator;
-let broker: moleculer.ServiceBroker;
-let node: ChildNode;
-
-const SERVICE = path.join(import.meta.dirname, "..", "src", "m365.service.ts");
 
 test.before(async () => {
   // Provisioning takes 3 s on the emulator's clock: 0.3 s here.
-  emulator = await startGraphEmulator({ port: 0, tenant: { users: 450, seed: "hearth-m365-teams" }, timeScale: 10 });
-  env = await createTestEnvironment();
-  node = spawnNode({ serviceModules: [SERVICE], env: { ...env.env, ...m365ClientEnv(emulator) } });
-  await node.ready;
-  broker = await startBroker(env.config, []);
-  await broker.waitForServices(["m365"], 10_000);
+  cluster = await startM365Cluster({ tenant: { users: 450, seed: "hearth-m365-teams" }, timeScale: 10 });
+  emulator = cluster.emulator;
 });
+test.after.always(() => cluster?.close());
 
-test.after.always(async () => {
-  await broker?.stop();
-  await node?.stop();
-  await emulator?.close();
-  await env?.cleanup();
-});
-
-const ctx = () => broker.ContextFactory.create(broker, null as never, {}, {}) as moleculer.Context;
+const ctx = () => cluster.ctx();
 const ids = () => emulator.control.tenant.records.filter((r) => !r.removed).map((r) => r.data.id);
 
 test.serial(
