@@ -61,7 +61,13 @@ for (const mode of ["postgresql+nats", "embedded"] as const) {
     const suite = await startSuite(t, env);
 
     const bearer = await token(env, "--user", "hr@contoso.example", "--roles", "HR,CommunityManager");
-    const me = await fetch(`${suite.base}/api/v1/me`, { headers: { authorization: `Bearer ${bearer}` } });
+    const me = await fetch(`${suite.base}/api/v1/me`, { headers: { authorization: `Bearer ${bearer}` } }).catch(
+      (error: Error) => {
+        throw new Error(
+          `GET /api/v1/me failed (${error.message}; ${String(error.cause)}); the suite said:\n${suite.output()}`,
+        );
+      },
+    );
     t.is(me.status, 200);
     const caller = (await me.json()) as { upn: string; roles: string[] };
     t.is(caller.upn, "hr@contoso.example");

@@ -235,6 +235,10 @@ export function createGatewayService(
       this.limiter = new CallerRateLimiter(config.http.rateLimitPerMinute);
     },
     started(this: GatewayThis) {
+      // Node closes idle keep-alive sockets after 5 s; a client (or a load balancer, typically 60 s idle) reusing
+      // one at that moment gets ECONNRESET. Keep them longer than the clients do.
+      this.server.keepAliveTimeout = 65_000;
+      this.server.headersTimeout = 66_000;
       const { port } = this.server.address() as AddressInfo;
       const base = config.http.port === 0 ? `http://127.0.0.1:${port}` : config.http.publicUrl;
       this.logger.info(`Hearth API on ${base}${API_PREFIX}, docs on ${base}/api/docs`);
