@@ -47,6 +47,9 @@ export class BudgetStore {
   private readonly observer: BudgetObserver;
   private readonly maxSleepMs: number;
   private readonly known = new Set<string>();
+  /** Rows this process created since it last refreshed the table's statistics, and the size then. */
+  private createdSinceAnalyze = 0;
+  private rowsAtAnalyze = 0;
   /** Per bucket, the callers of this process queue here so that only the first one asks the database. */
   private readonly queues = new Map<string, Promise<unknown>>();
 
@@ -174,19 +177,28 @@ export class BudgetStore {
          on conflict (tenant, limit_class, scope) do nothing`,
         [this.tenant, limitClass, capacity, capacity, refillPerSecond, JSON.stringify(unknown)],
       );
+      await this.refreshStatisticsWhenGrown(unknown.length);
     }
-    const available = `least(b.capacity, b.tokens + b.refill_per_second * greatest(0, extract(epoch from clock_timestamp() - b.refilled_at)))`;
-    const wanted = JSON.stringify([...costs].map(([scope, c]) => ({ scope, cost: c })));
-    const granted = await this.execute(
-      `update ${this.table} as b
-       set tokens = ${available} - w.cost, refilled_at = greatest(b.refilled_at, clock_timestamp())
-       from jsonb_to_recordset(?::jsonb) as w(scope text, cost float8)
-       where b.tenant = ? and b.limit_class = ? and b.scope = w.scope
-         and (b.paused_until is null or b.paused_until <= clock_timestamp())
-         and ${available} >= w.cost
-       returning b.scope`,
-      [wanted, this.tenant, limitClass],
-    );
+    const available = `least(capacity, tokens + refill_per_second * greatest(0, extract(epoch from clock_timestamp() - refilled_at)))`;
+    // One statement per distinct cost (nearly always one), naming the scopes in an IN list: a join with a JSON
+    // record set let the planner hash the whole class (every mailbox: 44,000 rows, 68 ms a take) instead of
+    // looking up the 20 keys.
+    const byCost = new Map<number, string[]>();
+    for (const [scope, c] of costs) byCost.set(c, [...(byCost.get(c) ?? []), scope]);
+    const granted: Array<Record<string, unknown>> = [];
+    for (const [c, scopesOfCost] of byCost) {
+      granted.push(
+        ...(await this.execute(
+          `update ${this.table}
+           set tokens = ${available} - ?, refilled_at = greatest(refilled_at, clock_timestamp())
+           where tenant = ? and limit_class = ? and scope in (${scopesOfCost.map(() => "?").join(", ")})
+             and (paused_until is null or paused_until <= clock_timestamp())
+             and ${available} >= ?
+           returning scope`,
+          [c, this.tenant, limitClass, ...scopesOfCost, c],
+        )),
+      );
+    }
     for (const row of granted) {
       const scope = String(row.scope);
       this.known.add(`${limitClass}\u0000${scope}`);
@@ -194,6 +206,19 @@ export class BudgetStore {
       costs.delete(scope);
     }
     await Promise.all([...costs].map(([scope, c]) => this.take(limitClass, c, scope)));
+  }
+
+  /**
+   * A first directory sync adds a bucket per mailbox faster than autovacuum re-analyzes the table; with statistics
+   * that still say "a few rows" the planner scans every bucket of the class for each take. Refreshing them each
+   * time the table has doubled costs a handful of ANALYZEs over the whole sync.
+   */
+  private async refreshStatisticsWhenGrown(created: number): Promise<void> {
+    this.createdSinceAnalyze += created;
+    if (this.createdSinceAnalyze < Math.max(1000, this.rowsAtAnalyze)) return;
+    await this.execute(`analyze ${this.table}`, []);
+    this.rowsAtAnalyze += this.createdSinceAnalyze;
+    this.createdSinceAnalyze = 0;
   }
 
   /** Graph said 429 (or 503) with this Retry-After: nobody draws on the class until it has passed. */

@@ -296,9 +296,22 @@ async function syncPages(service: PeopleThis, owner: string, run: RunRow): Promi
       return finishedRun;
     });
     if (done) return runView(done);
+    await refreshStatisticsWhenGrown(service, result.changes.length);
     if (!result.nextLink) throw new Error("m365 returned a delta page with neither nextLink nor deltaLink");
     link = result.nextLink;
   }
+}
+
+// A first sync grows the directory faster than autovacuum re-analyzes it; with statistics that still say "a few
+// rows" the planner stops using the (tenant, object id) index for a page's lookups. Refreshing them each time the
+// directory has doubled costs a handful of ANALYZEs over a whole sync. Per process: a rough count is enough.
+const growth = { since: 0, atLast: 0 };
+async function refreshStatisticsWhenGrown(service: PeopleThis, changes: number) {
+  growth.since += changes;
+  if (growth.since < Math.max(1000, growth.atLast)) return;
+  await sql(service.em(), `analyze ${T}`);
+  growth.atLast += growth.since;
+  growth.since = 0;
 }
 
 /** After a full read: people from Microsoft 365 it did not report are no longer in the directory. */
