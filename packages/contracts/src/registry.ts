@@ -2,6 +2,7 @@ import type { z } from "zod";
 import type { ActionContract, EventContract } from "./define.ts";
 import * as gateway from "./gateway.contract.ts";
 import * as m365 from "./m365.contract.ts";
+import * as notifications from "./notifications.contract.ts";
 import * as people from "./people.contract.ts";
 import * as teams from "./teams.contract.ts";
 
@@ -24,6 +25,13 @@ export const actionContracts = {
   "m365.removeTeamMember": m365.removeTeamMember,
   "m365.sendBotCard": teams.sendBotCard,
   "m365.saveConversationReference": teams.saveConversationReference,
+  "notifications.notify": notifications.notify,
+  "notifications.getStatus": notifications.getStatus,
+  "notifications.checkSurveyLoad": notifications.checkSurveyLoad,
+  "notifications.getMyPreferences": notifications.getMyPreferences,
+  "notifications.updateMyPreferences": notifications.updateMyPreferences,
+  "notifications.listMyNotifications": notifications.listMyNotifications,
+  "notifications.getDeliveryStatus": notifications.getDeliveryStatus,
   "people.listEmployees": people.listEmployees,
   "people.getEmployee": people.getEmployee,
   "people.getOrgChart": people.getOrgChart,
@@ -42,6 +50,7 @@ export const eventContracts = {
   "employee.updated": people.employeeUpdated,
   "employee.left": people.employeeLeft,
   "employee.erased": people.employeeErased,
+  "notification.dead-lettered": notifications.notificationDeadLettered,
 } as const satisfies Record<string, EventContract>;
 
 export type ActionRegistry = typeof actionContracts;
