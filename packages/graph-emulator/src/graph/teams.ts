@@ -70,6 +70,19 @@ function memberBody(context: RouteContext, m: TeamMember) {
   };
 }
 
+/** A team's channels or members, as Graph lists them (with their count). */
+function collection(context: RouteContext, t: Team, name: "channels" | "members", value: unknown[]): GraphResponse {
+  return {
+    status: 200,
+    headers: {},
+    body: {
+      "@odata.context": `${context.graphBase}/$metadata#teams('${t.id}')/${name}`,
+      "@odata.count": value.length,
+      value,
+    },
+  };
+}
+
 /** One `aadUserConversationMember` of a request body: the user it binds and its roles. */
 function memberRequest(value: unknown, where: string): { userRef: string; roles: string[] } {
   const m = value as Record<string, unknown> | null;
@@ -218,15 +231,12 @@ export const teamRoutes: GraphRoute[] = [
     limit: perTeam,
     handle(context) {
       const t = team(context);
-      return {
-        status: 200,
-        headers: {},
-        body: {
-          "@odata.context": `${context.graphBase}/$metadata#teams('${t.id}')/channels`,
-          "@odata.count": t.channels.length,
-          value: t.channels.map((c) => channelBody(context, t, c)),
-        },
-      };
+      return collection(
+        context,
+        t,
+        "channels",
+        t.channels.map((c) => channelBody(context, t, c)),
+      );
     },
   },
   {
@@ -264,15 +274,12 @@ export const teamRoutes: GraphRoute[] = [
     limit: perTeam,
     handle(context) {
       const t = team(context);
-      return {
-        status: 200,
-        headers: {},
-        body: {
-          "@odata.context": `${context.graphBase}/$metadata#teams('${t.id}')/members`,
-          "@odata.count": t.members.length,
-          value: t.members.map((m) => memberBody(context, m)),
-        },
-      };
+      return collection(
+        context,
+        t,
+        "members",
+        t.members.map((m) => memberBody(context, m)),
+      );
     },
   },
   {
