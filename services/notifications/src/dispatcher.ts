@@ -1,0 +1,565 @@
+// Delivery: claims due deliveries from PostgreSQL (SKIP LOCKED, with a lease, so replicas share the work and a
+// killed node's claims run out), applies the person's preferences, renders and sends through m365, and records each
+// channel as soon as it went out. State lives only in the delivery table: a restart loses nothing.
+import { randomUUID } from "node:crypto";
+import {
+  notificationDeadLettered,
+  type TCardAction,
+  type TChannel,
+  type TPreferences,
+  type TPriority,
+} from "@hearth/contracts";
+import { call, type DatabaseThis } from "@hearth/platform";
+import type { EntityManager } from "@mikro-orm/core";
+import { backoffMs, DEFAULT_PREFERENCES, decide, zoneOrDefault } from "./domain/schedule.ts";
+import { type Language, languageOf, type Rendered, type TemplateStore } from "./domain/templates.ts";
+
+export type DispatcherOptions = {
+  now: () => Date;
+  batchSize: number;
+  leaseMs: number;
+  pollMs: number;
+  maxAttempts: number;
+  /** Bulk feed calls (100 recipients each) in flight at once. */
+  feedParallelism: number;
+  /** Bot cards and mails in flight at once. */
+  perPersonParallelism: number;
+  defaultTimeZone: string;
+  mailSenderId?: string;
+  /** A Teams deep link for activity-feed topics. */
+  feedWebUrl: string;
+  backoffBaseMs: number;
+};
+
+export type NotificationsThis = DatabaseThis & {
+  templates: TemplateStore;
+  dispatcher: Dispatcher;
+  options: DispatcherOptions;
+};
+
+type ClaimedRow = {
+  id: string;
+  request_id: string;
+  user_id: string;
+  priority: TPriority;
+  attempts: number;
+  digest: boolean;
+  channels_done: TChannel[] | null;
+};
+
+type RequestRow = {
+  id: string;
+  template_id: string;
+  data: Record<string, unknown>;
+  actions: TCardAction[] | null;
+  dedupe_key: string;
+};
+
+type Person = {
+  userId: string;
+  prefs: TPreferences;
+  language: Language;
+  timeZone: string;
+  mail: string | null;
+  displayName: string | null;
+};
+
+type Outcome = { done: TChannel[]; errors: string[]; retryAfterMs?: number; permanent?: boolean };
+
+export function sql<R = Record<string, any>>(em: EntityManager, query: string, params: unknown[] = []): Promise<R[]> {
+  return (em as unknown as { execute(q: string, p: unknown[]): Promise<R[]> }).execute(query, params);
+}
+
+const T = (table: string) => `"notifications"."${table}"`;
+
+export function mergePreferences(stored: Partial<TPreferences> | null | undefined): TPreferences {
+  const base = structuredClone(DEFAULT_PREFERENCES) as TPreferences;
+  if (!stored) return base;
+  return {
+    ...base,
+    ...stored,
+    channels: { ...base.channels, ...stored.channels },
+    delivery: { ...base.delivery, ...stored.delivery },
+    workingHours: { ...base.workingHours, ...stored.workingHours },
+  };
+}
+
+async function pool<T>(items: T[], parallelism: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(parallelism, items.length) }, worker));
+}
+
+function errorText(error: unknown): string {
+  const e = error as { type?: string; message?: string };
+  return `${e?.type ? `${e.type}: ` : ""}${e?.message ?? String(error)}`.slice(0, 1000);
+}
+
+function retryAfterOf(error: unknown): number | undefined {
+  const data = (error as { data?: { retryAfterSeconds?: number; retryAfterMs?: number } })?.data;
+  if (typeof data?.retryAfterMs === "number") return data.retryAfterMs;
+  if (typeof data?.retryAfterSeconds === "number") return data.retryAfterSeconds * 1000;
+  return undefined;
+}
+
+function isPermanent(error: unknown): boolean {
+  const code = (error as { code?: number })?.code;
+  return typeof code === "number" && code >= 400 && code < 500 && code !== 408 && code !== 429;
+}
+
+export class Dispatcher {
+  private readonly service: NotificationsThis;
+  private readonly options: DispatcherOptions;
+  private running = false;
+  private loop?: Promise<void>;
+  private wakeUp?: () => void;
+  private timer?: NodeJS.Timeout;
+  readonly stats = { batches: 0, feedCalls: 0, retries: 0 };
+
+  constructor(service: NotificationsThis, options: DispatcherOptions) {
+    this.service = service;
+    this.options = options;
+  }
+
+  private get logger() {
+    return this.service.logger;
+  }
+
+  private execute(sql: string, params: unknown[] = []) {
+    return this.service.em().getConnection().execute(sql, params) as Promise<Array<Record<string, any>>>;
+  }
+
+  start() {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop() {
+    this.running = false;
+    this.wake();
+    await this.loop;
+  }
+
+  wake() {
+    clearTimeout(this.timer);
+    this.wakeUp?.();
+  }
+
+  private async run() {
+    while (this.running) {
+      let worked = 0;
+      try {
+        worked = await this.runOnce();
+      } catch (error) {
+        this.logger.warn("Notification dispatch failed; trying again", { error: errorText(error) });
+      }
+      if (!this.running) break;
+      if (worked === 0) {
+        await new Promise<void>((resolve) => {
+          this.wakeUp = resolve;
+          this.timer = setTimeout(resolve, this.options.pollMs);
+        });
+        this.wakeUp = undefined;
+      }
+    }
+  }
+
+  /** Claims and handles one batch of due deliveries; returns how many it claimed. */
+  async runOnce(): Promise<number> {
+    const now = this.options.now();
+    const claimed = (await this.execute(
+      `update ${T("delivery")} d set claimed_until = ?, updated_at = ?
+       where d.id in (
+         select id from ${T("delivery")}
+         where status in ('queued', 'deferred') and next_attempt_at <= ? and (claimed_until is null or claimed_until < ?)
+         order by next_attempt_at limit ? for update skip locked)
+       returning d.id, d.request_id, d.user_id, d.priority, d.attempts, d.digest, d.channels_done`,
+      [new Date(now.getTime() + this.options.leaseMs), now, now, now, this.options.batchSize],
+    )) as ClaimedRow[];
+    if (claimed.length === 0) return 0;
+    this.stats.batches++;
+    const requests = await this.loadRequests([...new Set(claimed.map((c) => c.request_id))]);
+    const people = await this.loadPeople([...new Set(claimed.map((c) => c.user_id))]);
+
+    const sends: ClaimedRow[] = [];
+    const digests = new Map<string, ClaimedRow[]>();
+    const deferrals: Array<{ row: ClaimedRow; until: Date; reason: string; digest: boolean }> = [];
+    for (const row of claimed) {
+      const person = people.get(row.user_id)!;
+      const decision = decide({
+        now,
+        priority: row.priority,
+        prefs: person.prefs,
+        timeZone: person.timeZone,
+        digestDue: row.digest,
+      });
+      if (decision.action === "defer") {
+        // A digest that is due but falls into quiet hours or a snooze waits further, still as part of the digest.
+        deferrals.push({
+          row,
+          until: decision.until,
+          reason: decision.reason,
+          digest: decision.reason === "digest" || row.digest,
+        });
+      } else if (row.digest) {
+        const list = digests.get(row.user_id) ?? [];
+        list.push(row);
+        digests.set(row.user_id, list);
+      } else {
+        sends.push(row);
+      }
+    }
+    if (deferrals.length > 0) await this.defer(deferrals);
+    await this.sendImmediate(sends, requests, people);
+    await this.sendDigests(digests, requests, people);
+    return claimed.length;
+  }
+
+  private async loadRequests(ids: string[]) {
+    const rows = (await this.execute(
+      `select id, template_id, data, actions, dedupe_key from ${T("request")} where id = any(?::uuid[])`,
+      [`{${ids.join(",")}}`],
+    )) as RequestRow[];
+    return new Map(rows.map((r) => [r.id, r]));
+  }
+
+  async loadPeople(userIds: string[]): Promise<Map<string, Person>> {
+    const array = `{${userIds.join(",")}}`;
+    const [prefRows, recipientRows] = await Promise.all([
+      this.execute(`select user_id, prefs from ${T("preference")} where user_id = any(?::uuid[])`, [array]),
+      this.execute(
+        `select user_id, display_name, mail, time_zone, language from ${T("recipient")} where user_id = any(?::uuid[])`,
+        [array],
+      ),
+    ]);
+    const prefs = new Map(prefRows.map((r) => [r.user_id as string, r.prefs as Partial<TPreferences>]));
+    const recipients = new Map(recipientRows.map((r) => [r.user_id as string, r]));
+    return new Map(
+      userIds.map((userId) => {
+        const p = mergePreferences(prefs.get(userId));
+        const r = recipients.get(userId);
+        return [
+          userId,
+          {
+            userId,
+            prefs: p,
+            language: languageOf(p.language ?? r?.language),
+            timeZone: zoneOrDefault(p.timeZone ?? r?.time_zone, this.options.defaultTimeZone),
+            mail: r?.mail ?? null,
+            displayName: r?.display_name ?? null,
+          },
+        ];
+      }),
+    );
+  }
+
+  private async defer(items: Array<{ row: ClaimedRow; until: Date; reason: string; digest: boolean }>) {
+    const now = this.options.now();
+    await this.execute(
+      `update ${T("delivery")} d set status = 'deferred', reason = v.reason, next_attempt_at = v.until,
+         digest = v.digest, claimed_until = null, updated_at = ?
+       from jsonb_to_recordset(?::jsonb) as v(id uuid, until timestamptz, reason text, digest boolean)
+       where d.id = v.id`,
+      [
+        now,
+        JSON.stringify(
+          items.map((i) => ({ id: i.row.id, until: i.until.toISOString(), reason: i.reason, digest: i.digest })),
+        ),
+      ],
+    );
+  }
+
+  /** The channels a person gets for a request: their choice, and a card only where there is something to act on. */
+  private channelsFor(person: Person, actionable: boolean): TChannel[] {
+    const c = person.prefs.channels;
+    const channels: TChannel[] = [];
+    if (c.teamsCard && actionable) channels.push("teamsCard");
+    if (c.activityFeed) channels.push("activityFeed");
+    if (c.mail && person.mail && this.options.mailSenderId) channels.push("mail");
+    // Someone who turned every channel off still gets actionable or urgent things somewhere: the feed.
+    return channels;
+  }
+
+  private render(request: RequestRow, person: Person): Rendered {
+    return this.service.templates.render(
+      request.template_id,
+      { language: person.language, timeZone: person.timeZone, displayName: person.displayName },
+      request.data,
+      request.actions ?? [],
+    );
+  }
+
+  private async sendImmediate(rows: ClaimedRow[], requests: Map<string, RequestRow>, people: Map<string, Person>) {
+    if (rows.length === 0) return;
+    const outcomes = new Map<string, Outcome>();
+    const plan = new Map<string, TChannel[]>();
+    const suppressed: ClaimedRow[] = [];
+    for (const row of rows) {
+      const request = requests.get(row.request_id)!;
+      const channels = this.channelsFor(people.get(row.user_id)!, (request.actions?.length ?? 0) > 0);
+      if (channels.length === 0) {
+        suppressed.push(row);
+        continue;
+      }
+      const done = row.channels_done ?? [];
+      plan.set(row.id, channels);
+      outcomes.set(row.id, { done: [...done], errors: [] });
+    }
+    if (suppressed.length > 0) {
+      await this.execute(
+        `update ${T("delivery")} set status = 'suppressed', reason = 'every channel is turned off', claimed_until = null,
+           updated_at = ? where id = any(?::uuid[])`,
+        [this.options.now(), `{${suppressed.map((r) => r.id).join(",")}}`],
+      );
+    }
+    const todo = (channel: TChannel) =>
+      rows.filter((r) => plan.get(r.id)?.includes(channel) && !outcomes.get(r.id)!.done.includes(channel));
+
+    await Promise.all([
+      this.sendFeed(todo("activityFeed"), requests, people, outcomes),
+      this.sendCards(todo("teamsCard"), requests, people, outcomes),
+      this.sendMails(todo("mail"), requests, people, outcomes),
+    ]);
+    await this.finish(
+      rows.filter((r) => plan.has(r.id)),
+      plan,
+      outcomes,
+      requests,
+    );
+  }
+
+  /** Bulk activity feed: one m365 call per 100 people with the same text, recorded as each call returns. */
+  private async sendFeed(
+    rows: ClaimedRow[],
+    requests: Map<string, RequestRow>,
+    people: Map<string, Person>,
+    outcomes: Map<string, Outcome>,
+  ) {
+    const groups = new Map<string, { preview: string; request: RequestRow; rows: ClaimedRow[] }>();
+    for (const row of rows) {
+      const person = people.get(row.user_id)!;
+      const request = requests.get(row.request_id)!;
+      const key = `${row.request_id}\u0000${person.language}\u0000${person.timeZone}`;
+      let group = groups.get(key);
+      if (!group) {
+        group = { preview: this.render(request, person).feed, request, rows: [] };
+        groups.set(key, group);
+      }
+      group.rows.push(row);
+    }
+    const chunks = [...groups.values()].flatMap((g) => {
+      const out: Array<{ preview: string; request: RequestRow; rows: ClaimedRow[] }> = [];
+      for (let i = 0; i < g.rows.length; i += 100) out.push({ ...g, rows: g.rows.slice(i, i + 100) });
+      return out;
+    });
+    await pool(chunks, this.options.feedParallelism, async (chunk) => {
+      const byUser = new Map(chunk.rows.map((r) => [r.user_id, r]));
+      try {
+        this.stats.feedCalls++;
+        const { results } = await call(this.service.broker as never, "m365.sendActivityNotifications", {
+          recipientIds: [...byUser.keys()],
+          activityType: "hearthNotification",
+          previewText: chunk.preview || chunk.request.template_id,
+          topic: { source: "text", value: "Hearth", webUrl: this.options.feedWebUrl },
+          templateParameters: [{ name: "text", value: chunk.preview }],
+        });
+        const accepted: string[] = [];
+        for (const r of results) {
+          const row = byUser.get(r.userId);
+          if (!row) continue;
+          if (r.status === "accepted") {
+            outcomes.get(row.id)!.done.push("activityFeed");
+            accepted.push(row.id);
+          } else outcomes.get(row.id)!.errors.push(`activityFeed: ${r.error ?? "failed"}`);
+        }
+        await this.markDone(accepted, "activityFeed");
+      } catch (error) {
+        for (const row of chunk.rows) {
+          const o = outcomes.get(row.id)!;
+          o.errors.push(`activityFeed: ${errorText(error)}`);
+          o.retryAfterMs = retryAfterOf(error) ?? o.retryAfterMs;
+          if (isPermanent(error)) o.permanent = true;
+        }
+      }
+    });
+  }
+
+  private async sendCards(
+    rows: ClaimedRow[],
+    requests: Map<string, RequestRow>,
+    people: Map<string, Person>,
+    outcomes: Map<string, Outcome>,
+  ) {
+    await pool(rows, this.options.perPersonParallelism, async (row) => {
+      const person = people.get(row.user_id)!;
+      const rendered = this.render(requests.get(row.request_id)!, person);
+      try {
+        await call(this.service.broker as never, "m365.sendBotCard", {
+          userId: row.user_id,
+          card: rendered.card as never,
+          summary: rendered.feed.slice(0, 300),
+        });
+        outcomes.get(row.id)!.done.push("teamsCard");
+        await this.markDone([row.id], "teamsCard");
+      } catch (error) {
+        const o = outcomes.get(row.id)!;
+        o.errors.push(`teamsCard: ${errorText(error)}`);
+        o.retryAfterMs = retryAfterOf(error) ?? o.retryAfterMs;
+        if (isPermanent(error)) o.permanent = true;
+      }
+    });
+  }
+
+  private async sendMails(
+    rows: ClaimedRow[],
+    requests: Map<string, RequestRow>,
+    people: Map<string, Person>,
+    outcomes: Map<string, Outcome>,
+  ) {
+    await pool(rows, this.options.perPersonParallelism, async (row) => {
+      const person = people.get(row.user_id)!;
+      const rendered = this.render(requests.get(row.request_id)!, person);
+      try {
+        await call(this.service.broker as never, "m365.sendMail", {
+          senderId: this.options.mailSenderId!,
+          to: [person.mail!],
+          subject: rendered.subject.slice(0, 255) || "Hearth",
+          html: rendered.html,
+        });
+        outcomes.get(row.id)!.done.push("mail");
+        await this.markDone([row.id], "mail");
+      } catch (error) {
+        const o = outcomes.get(row.id)!;
+        o.errors.push(`mail: ${errorText(error)}`);
+        o.retryAfterMs = retryAfterOf(error) ?? o.retryAfterMs;
+        if (isPermanent(error)) o.permanent = true;
+      }
+    });
+  }
+
+  private async markDone(ids: string[], channel: TChannel) {
+    if (ids.length === 0) return;
+    await this.execute(
+      `update ${T("delivery")} set channels_done = coalesce(channels_done, '[]'::jsonb) || ?::jsonb, updated_at = ?
+       where id = any(?::uuid[]) and not coalesce(channels_done, '[]'::jsonb) @> ?::jsonb`,
+      [JSON.stringify([channel]), this.options.now(), `{${ids.join(",")}}`, JSON.stringify([channel])],
+    );
+  }
+
+  /** Sent when every planned channel went out; otherwise retried with backoff, or dead-lettered with the reason. */
+  private async finish(
+    rows: ClaimedRow[],
+    plan: Map<string, TChannel[]>,
+    outcomes: Map<string, Outcome>,
+    requests: Map<string, RequestRow>,
+  ) {
+    const now = this.options.now();
+    const sent: Array<{ id: string; channels: TChannel[] }> = [];
+    const retry: Array<{ id: string; until: string; reason: string }> = [];
+    const dead: Array<{ row: ClaimedRow; reason: string }> = [];
+    for (const row of rows) {
+      const channels = plan.get(row.id)!;
+      const o = outcomes.get(row.id)!;
+      if (channels.every((c) => o.done.includes(c))) {
+        sent.push({ id: row.id, channels });
+        continue;
+      }
+      const reason = o.errors.join("; ") || "not delivered";
+      const attempts = row.attempts + 1;
+      if (o.permanent || attempts >= this.options.maxAttempts) dead.push({ row, reason });
+      else {
+        this.stats.retries++;
+        retry.push({
+          id: row.id,
+          until: new Date(
+            now.getTime() + backoffMs(attempts, o.retryAfterMs, this.options.backoffBaseMs),
+          ).toISOString(),
+          reason,
+        });
+      }
+    }
+    if (sent.length > 0) {
+      await this.execute(
+        `update ${T("delivery")} d set status = 'sent', reason = null, channels = v.channels, sent_at = ?,
+           attempts = attempts + 1, claimed_until = null, next_attempt_at = null, updated_at = ?
+         from jsonb_to_recordset(?::jsonb) as v(id uuid, channels jsonb) where d.id = v.id`,
+        [now, now, JSON.stringify(sent)],
+      );
+    }
+    if (retry.length > 0) {
+      await this.execute(
+        `update ${T("delivery")} d set status = 'queued', reason = v.reason, next_attempt_at = v.until,
+           attempts = attempts + 1, claimed_until = null, updated_at = ?
+         from jsonb_to_recordset(?::jsonb) as v(id uuid, until timestamptz, reason text) where d.id = v.id`,
+        [now, JSON.stringify(retry)],
+      );
+    }
+    if (dead.length > 0) {
+      await this.service.transaction(async (em) => {
+        await sql(
+          em,
+          `update ${T("delivery")} d set status = 'deadLettered', reason = v.reason, attempts = attempts + 1,
+               claimed_until = null, next_attempt_at = null, updated_at = ?
+             from jsonb_to_recordset(?::jsonb) as v(id uuid, reason text) where d.id = v.id`,
+          [now, JSON.stringify(dead.map((d) => ({ id: d.row.id, reason: d.reason })))],
+        );
+        for (const d of dead) {
+          this.service.recordEvent(em, notificationDeadLettered, {
+            requestId: d.row.request_id,
+            userId: d.row.user_id,
+            templateId: requests.get(d.row.request_id)!.template_id,
+            reason: d.reason.slice(0, 1000),
+          });
+        }
+      });
+      this.logger.warn("Notifications dead-lettered", { count: dead.length, reason: dead[0]!.reason });
+    }
+  }
+
+  /** One digest per person for everything gathered: rendered with the digest template and sent like one message. */
+  private async sendDigests(
+    digests: Map<string, ClaimedRow[]>,
+    requests: Map<string, RequestRow>,
+    people: Map<string, Person>,
+  ) {
+    if (digests.size === 0) return;
+    const now = this.options.now();
+    // A digest is a request of its own, so its delivery has the same guarantees; the rows it gathers are marked
+    // sent (as part of it) in the same transaction.
+    await this.service.transaction(async (em) => {
+      const execute = (query: string, params: unknown[]) => sql(em, query, params);
+      for (const [userId, rows] of digests) {
+        const person = people.get(userId)!;
+        const items = rows.map((r) => {
+          const request = requests.get(r.request_id)!;
+          return { subject: this.render(request, person).subject, templateId: request.template_id };
+        });
+        const requestId = randomUUID();
+        const dedupeKey = `digest:${userId}:${rows
+          .map((r) => r.id)
+          .sort()
+          .join(",")}`.slice(0, 200);
+        await execute(
+          `insert into ${T("request")} (id, dedupe_key, template_id, data, actions, priority, kind, source, recipients, created_at)
+           values (?, ?, 'notifications.digest', ?::jsonb, null, 'normal', null, 'notifications', 1, ?)
+           on conflict (dedupe_key) do nothing`,
+          [requestId, dedupeKey, JSON.stringify({ count: items.length, items, generatedAt: now.toISOString() }), now],
+        );
+        await execute(
+          `insert into ${T("delivery")} (id, request_id, user_id, dedupe_key, priority, status, attempts, next_attempt_at,
+             digest, created_at, updated_at)
+           values (?, ?, ?, ?, 'urgent', 'queued', 0, ?, false, ?, ?) on conflict (user_id, dedupe_key) do nothing`,
+          [randomUUID(), requestId, userId, dedupeKey, now, now, now],
+        );
+        await execute(
+          `update ${T("delivery")} set status = 'sent', reason = 'in digest', sent_at = ?, claimed_until = null,
+             next_attempt_at = null, updated_at = ? where id = any(?::uuid[])`,
+          [now, now, `{${rows.map((r) => r.id).join(",")}}`],
+        );
+      }
+    });
+    this.wake();
+  }
+}
