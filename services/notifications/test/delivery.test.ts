@@ -1,0 +1,233 @@
+// Notifications through the real m365 service (a child node over NATS) and the Graph emulator with throttling on,
+// on a scaled clock: Microsoft's bulk feed limit (2 calls per second) becomes 2 per 1/SCALE s in both the emulator
+// and m365's budget. The notifications service runs in this process with a clock the test can move.
+import path from "node:path";
+import { type GraphEmulator, m365ClientEnv, startGraphEmulator } from "@hearth/graph-emulator";
+import {
+  type ChildNode,
+  createTestEnvironment,
+  spawnNode,
+  startBroker,
+  type TestEnvironment,
+  waitFor,
+} from "@hearth/testkit";
+import test from "ava";
+import type moleculer from "moleculer";
+import { createNotificationsService } from "../src/notifications.service.ts";
+
+const SCALE = 10;
+const M365_SERVICE = path.join(import.meta.dirname, "..", "..", "m365", "src", "m365.service.ts");
+// A Wednesday, 10:00 in Berlin (the default zone): inside the default working hours.
+const BASE = Date.parse("2026-12-02T09:00:00Z");
+
+let env: TestEnvironment;
+let emulator: GraphEmulator;
+let m365: ChildNode;
+let broker: moleculer.ServiceBroker;
+const clock = { offsetMs: 0, startedAt: Date.now() };
+const now = () => new Date(BASE + clock.offsetMs + (Date.now() - clock.startedAt));
+
+test.before(async () => {
+  emulator = await startGraphEmulator({
+    port: 0,
+    tenant: { users: 10_050, seed: "hearth-notifications" },
+    timeScale: SCALE,
+  });
+  env = await createTestEnvironment();
+  m365 = spawnNode({
+    serviceModules: [M365_SERVICE],
+    env: {
+      ...env.env,
+      ...m365ClientEnv(emulator),
+      M365_LIMITS: JSON.stringify({ teamsBulkActivity: { periodSeconds: 1 / SCALE } }),
+    },
+  });
+  await m365.ready;
+  broker = await startBroker(env.config, [
+    createNotificationsService({ now, pollMs: 100, backoffBaseMs: 200, leaseMs: 60_000 }),
+  ]);
+  await waitFor(
+    "m365 service",
+    async () => broker.registry.getServiceList({ onlyAvailable: true }) as unknown as Array<{ name: string }>,
+    (list) => list.some((s) => s.name === "m365"),
+    15_000,
+  );
+});
+test.after.always(async () => {
+  await broker?.stop();
+  await m365?.stop();
+  await emulator?.close();
+  await env?.cleanup();
+});
+
+const users = () => emulator.control.tenant.records.filter((r) => !r.removed).map((r) => r.data.id as string);
+const asMe = (objectId: string) => ({
+  meta: { caller: { tenantId: "7f1c4c3e-5a0b-4d2e-9a51-3c8f2b6d0e11", objectId, roles: ["Employee"] } },
+});
+type Status = { counts: Record<string, number>; items: Array<{ status: string; reason: string | null }> };
+const statusOf = (requestId: string) =>
+  broker.call("notifications.getStatus", { requestId, limit: 10 }) as Promise<Status>;
+
+test.serial("fan-out to 10,000 people: each gets exactly one, near the floor set by the bulk limit", async (t) => {
+  const recipients = users().slice(0, 10_000);
+  for (const id of recipients) emulator.control.installApp(id);
+  const started = Date.now();
+  const accepted = (await broker.call("notifications.notify", {
+    audience: { userIds: recipients },
+    templateId: "announcement",
+    data: { title: "Town hall on Friday", body: "Bring your questions." },
+    priority: "high",
+    dedupeKey: "town-hall-2026-12",
+  })) as { requestId: string; accepted: number; suppressed: number };
+  t.is(accepted.accepted, 10_000);
+  await waitFor(
+    "all sent",
+    () => statusOf(accepted.requestId),
+    (s) => (s.counts.sent ?? 0) + (s.counts.deadLettered ?? 0) === 10_000,
+    180_000,
+  );
+  const seconds = (Date.now() - started) / 1000;
+  // 100 bulk calls at 2 per (1/SCALE) s: the first 2 go at once, the rest at the rate.
+  const floor = (100 - 2) / (2 * SCALE);
+  t.log(
+    `10,000 recipients in ${seconds.toFixed(2)} s; floor ${floor.toFixed(2)} s; ratio ${(seconds / floor).toFixed(2)}`,
+  );
+  const status = await statusOf(accepted.requestId);
+  t.is(status.counts.sent, 10_000);
+  t.deepEqual(
+    recipients.filter((id) => emulator.control.activities(id).length !== 1),
+    [],
+    "everyone has exactly one activity",
+  );
+
+  // The same dedupe key again: nothing new is queued or sent.
+  const again = (await broker.call("notifications.notify", {
+    audience: { userIds: recipients.slice(0, 500) },
+    templateId: "announcement",
+    data: { title: "Town hall on Friday", body: "Bring your questions." },
+    priority: "high",
+    dedupeKey: "town-hall-2026-12",
+  })) as { requestId: string; accepted: number; suppressed: number };
+  t.deepEqual(again, { requestId: accepted.requestId, accepted: 0, suppressed: 500 });
+  await new Promise((r) => setTimeout(r, 500));
+  t.is(emulator.control.activities(recipients[0]!).length, 1);
+});
+
+test.serial("quiet hours defer until they end; low priority gathers into one daily digest", async (t) => {
+  const [quiet, digest] = users().slice(10_000, 10_002) as [string, string];
+  emulator.control.installApp(quiet);
+  emulator.control.installApp(digest);
+  await broker.call(
+    "notifications.updateMyPreferences",
+    { quietHours: { start: "09:00", end: "11:00" }, timeZone: "Europe/Berlin" },
+    asMe(quiet),
+  );
+  await broker.call(
+    "notifications.updateMyPreferences",
+    { digestTime: "12:00", timeZone: "Europe/Berlin" },
+    asMe(digest),
+  );
+  const first = (await broker.call("notifications.notify", {
+    audience: { userIds: [quiet] },
+    templateId: "announcement",
+    data: { title: "Coffee", body: "In the kitchen" },
+    priority: "normal",
+    dedupeKey: "coffee-1",
+  })) as { requestId: string };
+  const lows = [];
+  for (const n of [1, 2, 3]) {
+    lows.push(
+      (await broker.call("notifications.notify", {
+        audience: { userIds: [digest] },
+        templateId: "announcement",
+        data: { title: `News ${n}`, body: "…" },
+        priority: "low",
+        dedupeKey: `news-${n}`,
+      })) as { requestId: string },
+    );
+  }
+  const deferred = await waitFor(
+    "deferred",
+    () => statusOf(first.requestId),
+    (s) => s.counts.deferred === 1,
+    10_000,
+  );
+  t.is(deferred.items[0]!.reason, "quietHours");
+  for (const low of lows) {
+    await waitFor(
+      "digest deferred",
+      () => statusOf(low.requestId),
+      (s) => s.counts.deferred === 1,
+      10_000,
+    );
+  }
+  t.is(emulator.control.activities(quiet).length, 0);
+  t.is(emulator.control.activities(digest).length, 0);
+
+  // 11:05 in Berlin: quiet hours are over; 12:05: the digest is due.
+  clock.offsetMs += 65 * 60_000;
+  await waitFor(
+    "quiet one sent",
+    () => statusOf(first.requestId),
+    (s) => s.counts.sent === 1,
+    10_000,
+  );
+  t.is(emulator.control.activities(quiet).length, 1);
+  t.is(emulator.control.activities(digest).length, 0);
+  clock.offsetMs += 60 * 60_000;
+  await waitFor(
+    "digest sent",
+    async () => emulator.control.activities(digest).length,
+    (n) => n === 1,
+    10_000,
+  );
+  for (const low of lows) t.is((await statusOf(low.requestId)).items[0]!.reason, "in digest");
+  await new Promise((r) => setTimeout(r, 300));
+  t.is(emulator.control.activities(digest).length, 1, "three low-priority notifications, one digest");
+});
+
+test.serial(
+  "survey-load governor: feedback requests over the cap are suppressed and reported as blocked",
+  async (t) => {
+    const person = users()[10_010]!;
+    for (let i = 0; i < 5; i++) {
+      const r = (await broker.call("notifications.notify", {
+        audience: { userIds: [person] },
+        templateId: "pulse.survey-open",
+        data: { surveyTitle: `Pulse ${i}`, question: "How are you?", closesAt: "2026-12-09T17:00:00Z" },
+        priority: "normal",
+        kind: "feedbackRequest",
+        dedupeKey: `pulse-${i}`,
+      })) as { accepted: number; suppressed: number };
+      t.deepEqual([r.accepted, r.suppressed], i < 4 ? [1, 0] : [0, 1]);
+    }
+    const load = (await broker.call("notifications.checkSurveyLoad", {
+      userIds: [person, users()[10_011]!],
+      kind: "feedbackRequest",
+      period: "month",
+    })) as { users: Array<{ allowed: boolean; count: number }> };
+    t.deepEqual(
+      load.users.map((u) => [u.allowed, u.count]),
+      [
+        [false, 4],
+        [true, 0],
+      ],
+    );
+  },
+);
+
+test.serial("bad input names the field and writes nothing", async (t) => {
+  const error = await t.throwsAsync(
+    broker.call("notifications.notify", {
+      audience: { userIds: [users()[0]] },
+      templateId: "no.such-template",
+      data: {},
+      priority: "normal",
+      dedupeKey: "x-1",
+    }),
+  );
+  t.deepEqual(
+    (error as { data?: { fields?: Array<{ field: string }> } }).data?.fields?.map((f) => f.field),
+    ["templateId"],
+  );
+});
