@@ -1,0 +1,102 @@
+// 100,000 people by bulk activity feed: notifications (child node) → NATS → m365 (child node) → Graph emulator with
+// Microsoft's published limit for the bulk feed (2 calls per second per app and tenant) on a scaled clock. The floor
+// is what that limit allows: 1,000 calls of 100, the first 2 at once, the rest at 2 per (1/scale) s.
+//
+//   npm run bench -- fanout [recipients=100000] [scale=50]
+import path from "node:path";
+import { m365ClientEnv, startGraphEmulator } from "@hearth/graph-emulator";
+import { REPO_ROOT } from "@hearth/platform";
+import { createTestEnvironment, query, spawnNode, startBroker, waitFor } from "@hearth/testkit";
+
+const SERVICES = {
+  m365: path.join(REPO_ROOT, "services/m365/src/m365.service.ts"),
+  notifications: path.join(REPO_ROOT, "services/notifications/src/notifications.service.ts"),
+};
+
+type Status = { counts: Record<string, number> };
+
+export async function run(args: string[]) {
+  const recipients = Number(args[0] ?? 100_000);
+  const scale = Number(args[1] ?? 50);
+  const emulator = await startGraphEmulator({
+    port: 0,
+    tenant: { users: recipients, seed: "fanout-bench" },
+    timeScale: scale,
+  });
+  const env = await createTestEnvironment();
+  const nodes = [
+    spawnNode({
+      serviceModules: [SERVICES.m365],
+      env: {
+        ...env.env,
+        ...m365ClientEnv(emulator),
+        M365_LIMITS: JSON.stringify({ teamsBulkActivity: { periodSeconds: 1 / scale } }),
+      },
+    }),
+    spawnNode({
+      serviceModules: [SERVICES.notifications],
+      env: {
+        ...env.env,
+        NOTIFICATIONS_BATCH_SIZE: "10000",
+        NOTIFICATIONS_FEED_PARALLELISM: "8",
+        NOTIFICATIONS_POLL_MS: "100",
+      },
+    }),
+  ];
+  const broker = await startBroker(env.config, []);
+  try {
+    await Promise.all(nodes.map((n) => n.ready));
+    await waitFor(
+      "services",
+      async () => broker.registry.getServiceList({ onlyAvailable: true }) as unknown as Array<{ name: string }>,
+      (list) => ["m365", "notifications"].every((name) => list.some((s) => s.name === name)),
+      30_000,
+    );
+    const ids = emulator.control.tenant.records.slice(0, recipients).map((r) => r.data.id as string);
+    for (const id of ids) emulator.control.installApp(id);
+    const started = Date.now();
+    // Urgent: the benchmark measures throughput, not the working hours of the moment it runs.
+    const { requestId } = (await broker.call("notifications.notify", {
+      audience: { userIds: ids },
+      templateId: "announcement",
+      data: { title: "All-hands on Friday", body: "Bring your questions." },
+      priority: "urgent",
+      dedupeKey: `fanout-bench-${started}`,
+    })) as { requestId: string };
+    const final = await waitFor(
+      "delivered",
+      () => broker.call("notifications.getStatus", { requestId, limit: 1 }) as Promise<Status>,
+      (s) => (s.counts.sent ?? 0) + (s.counts.deadLettered ?? 0) + (s.counts.failed ?? 0) >= ids.length,
+      30 * 60_000,
+    );
+    const wallSeconds = (Date.now() - started) / 1000;
+    const calls = Math.ceil(ids.length / 100);
+    const floorSeconds = (calls - 2) / (2 * scale);
+    const received = ids.filter((id) => emulator.control.activities(id).length === 1).length;
+    const [{ retries }] = await query(
+      env.env.DATABASE_URL!,
+      `select coalesce(sum(attempts - 1), 0)::int as retries from notifications.delivery where request_id = $1`,
+      [requestId],
+    );
+    console.log(
+      `recipients ${ids.length}, bulk calls ${calls}, scale ${scale}: wall ${wallSeconds.toFixed(2)} s, floor ${floorSeconds.toFixed(2)} s`,
+    );
+    console.log(
+      `sent ${final.counts.sent ?? 0}, received exactly once ${received}, dead-lettered ${final.counts.deadLettered ?? 0}`,
+    );
+    return {
+      bench: "fanout",
+      recipients: ids.length,
+      wallSeconds: Number(wallSeconds.toFixed(2)),
+      floorSeconds: Number(floorSeconds.toFixed(2)),
+      ratio: Number((wallSeconds / floorSeconds).toFixed(3)),
+      failed: ids.length - (final.counts.sent ?? 0),
+      retries,
+    };
+  } finally {
+    await broker.stop();
+    await Promise.all(nodes.map((n) => n.stop()));
+    await emulator.close();
+    await env.cleanup();
+  }
+}
