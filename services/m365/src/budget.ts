@@ -209,6 +209,24 @@ export class BudgetStore {
   }
 
   /**
+   * Removes per-scope buckets (one per mailbox, per team) that have refilled completely and are not paused: such a
+   * bucket is exactly what a new one would be, so nothing is lost, and a first directory sync does not leave
+   * 100,000 rows behind. The app-wide buckets (scope '') stay. Returns how many were removed.
+   */
+  async sweepIdleScopes(): Promise<number> {
+    const rows = await this.execute(
+      `delete from ${this.table}
+       where tenant = ? and scope <> ''
+         and (paused_until is null or paused_until <= clock_timestamp())
+         and refilled_at < clock_timestamp() - make_interval(secs => capacity / refill_per_second)
+       returning scope, limit_class`,
+      [this.tenant],
+    );
+    for (const row of rows) this.known.delete(`${String(row.limit_class)}\u0000${String(row.scope)}`);
+    return rows.length;
+  }
+
+  /**
    * A first directory sync adds a bucket per mailbox faster than autovacuum re-analyzes the table; with statistics
    * that still say "a few rows" the planner scans every bucket of the class for each take. Refreshing them each
    * time the table has doubled costs a handful of ANALYZEs over the whole sync.

@@ -25,7 +25,14 @@ import { readDirectoryPage, readMailboxSettings as readSettings } from "./graph-
 import * as messaging from "./messaging-operations.ts";
 import * as teams from "./teams-operations.ts";
 
-type M365This = DatabaseThis & { m365: M365Config; graph?: GraphApi; graphApi(): GraphApi };
+type M365This = DatabaseThis & {
+  m365: M365Config;
+  graph?: GraphApi;
+  graphApi(): GraphApi;
+  sweepTimer?: NodeJS.Timeout;
+};
+
+const BUDGET_SWEEP_MS = 10 * 60_000;
 
 export const METRIC = {
   requests: "hearth.m365.requests.total",
@@ -159,6 +166,20 @@ export function createM365Service(config: M365Config = loadM365Config()): molecu
     created(this: M365This) {
       this.m365 = config;
       m365Metrics(this.broker);
+    },
+    started(this: M365This) {
+      // Full per-mailbox and per-team buckets are dropped now and then (each replica sweeps; deleting twice is fine).
+      this.sweepTimer = setInterval(() => {
+        if (!this.graph) return;
+        this.graph.budgets
+          .sweepIdleScopes()
+          .then((removed) => removed > 0 && this.logger.debug("Idle budget buckets removed", { removed }))
+          .catch((error: Error) => this.logger.warn("Budget sweep failed", { error: error.message }));
+      }, BUDGET_SWEEP_MS);
+      this.sweepTimer.unref();
+    },
+    stopped(this: M365This) {
+      clearInterval(this.sweepTimer);
     },
   } as unknown as moleculer.ServiceSchema;
 }

@@ -178,6 +178,35 @@ test("takeEach charges many scopes at once; a scope that is short or paused wait
   t.true((await tokens("m3")) < 1.5);
 });
 
+test("idle per-mailbox buckets are swept once full again; busy, paused and app-wide ones stay", async (t) => {
+  const a = pgExecutor(url, 2);
+  t.teardown(() => a.end());
+  const store = new BudgetStore({
+    tenant: "tenant-sweep",
+    execute: a.execute,
+    // Full again 0.2 s after the last take.
+    shapes: {
+      outlookMailbox: { capacity: 2, refillPerSecond: 10 },
+      identityRead: { capacity: 2, refillPerSecond: 10 },
+    },
+  });
+  await store.takeEach("outlookMailbox", ["idle-1", "idle-2", "busy", "paused"]);
+  await store.take("identityRead");
+  await store.pause("outlookMailbox", 5_000, "paused");
+  await sleep(1_200);
+  await store.take("outlookMailbox", 2, "busy");
+  t.is(await store.sweepIdleScopes(), 2);
+  const left = await a.execute(`select scope from m365.budget where tenant = 'tenant-sweep' order by scope`, []);
+  t.deepEqual(
+    left.map((r) => r.scope),
+    ["", "busy", "paused"],
+  );
+  // A swept mailbox gets a new, full bucket on its next take.
+  await store.takeEach("outlookMailbox", ["idle-1"]);
+  await store.take("outlookMailbox", 1, "idle-2");
+  t.is((await a.execute(`select count(*)::int as n from m365.budget where tenant = 'tenant-sweep'`, []))[0]!.n, 5);
+});
+
 test("a cost that can never fit the bucket fails instead of waiting forever", async (t) => {
   const a = pgExecutor(url, 1);
   t.teardown(() => a.end());
