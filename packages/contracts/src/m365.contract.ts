@@ -178,15 +178,19 @@ export const createTeam = defineAction({
   name: "m365.createTeam",
   summary:
     "Create a Microsoft Teams team (standard template) with its first owners, and wait until Teams has provisioned " +
-    "it. Not idempotent: keep the teamId it returns (a failed wait reports the teamId in its data)",
+    "it. Idempotent by idempotencyKey: the same key again returns the same team (also after a crash mid-way); the " +
+    "same key with other parameters is refused (409)",
   access: "internal",
+  idempotent: true,
   params: z.object({
     displayName: z.string().min(1).max(256),
     description: z.string().max(1024).optional(),
     ownerIds: z.array(z.guid()).min(1).max(20),
     visibility: z.enum(["private", "public"]).default("private"),
+    /** The caller's key for this team (e.g. "interest-group:<id>"): one team per key, ever. */
+    idempotencyKey: z.string().min(1).max(200),
   }),
-  result: z.object({ teamId: z.guid() }),
+  result: z.object({ teamId: z.guid(), webUrl: z.string().optional() }),
 });
 
 export const createChannel = defineAction({

@@ -26,6 +26,7 @@ test.serial(
       description: "Tuesday evenings",
       ownerIds: [owner!],
       visibility: "public",
+      idempotencyKey: "interest-group:board-games",
     });
     const team = emulator.control.tenant.teams.ready(teamId);
     t.truthy(team, "the action returns once the team is provisioned");
@@ -54,7 +55,11 @@ test.serial(
 
 test.serial("owners added later need TeamMember.ReadWrite.All: each fails with the reason", async (t) => {
   const [owner, someone] = ids().slice(420);
-  const { teamId } = await call(ctx(), "m365.createTeam", { displayName: "Runners", ownerIds: [owner!] });
+  const { teamId } = await call(ctx(), "m365.createTeam", {
+    displayName: "Runners",
+    ownerIds: [owner!],
+    idempotencyKey: "interest-group:runners",
+  });
   const { results } = await call(ctx(), "m365.addTeamMembers", { teamId, userIds: [someone!], role: "owner" });
   t.is(results[0]!.status, "failed");
   t.regex(results[0]!.error!, /Forbidden/);
