@@ -4,6 +4,7 @@ import * as gateway from "./gateway.contract.ts";
 import * as m365 from "./m365.contract.ts";
 import * as notifications from "./notifications.contract.ts";
 import * as people from "./people.contract.ts";
+import * as pulse from "./pulse.contract.ts";
 import * as teams from "./teams.contract.ts";
 
 /**
@@ -43,6 +44,21 @@ export const actionContracts = {
   "people.runDirectorySync": people.runDirectorySync,
   "people.importDirectoryCsv": people.importDirectoryCsv,
   "people.importCsv": people.importDirectoryCsvInternal,
+  "pulse.listProgrammes": pulse.listProgrammes,
+  "pulse.getReceipt": pulse.getReceipt,
+  "pulse.submitAnswers": pulse.submitAnswers,
+  "pulse.handleCardAction": pulse.handleCardAction,
+  "pulse.getResults": pulse.getResults,
+  "pulse.getHeatmap": pulse.getHeatmap,
+  "pulse.getTrend": pulse.getTrend,
+  "pulse.getComments": pulse.getComments,
+  "pulse.exportResults": pulse.exportResults,
+  "pulse.addWaveAction": pulse.addWaveAction,
+  "pulse.openWave": pulse.openWave,
+  "pulse.closeWave": pulse.closeWave,
+  "pulse.sendReminders": pulse.sendReminders,
+  "pulse.createProgramme": pulse.createProgramme,
+  "pulse.addQuestion": pulse.addQuestion,
 } as const satisfies Record<string, ActionContract>;
 
 export const eventContracts = {

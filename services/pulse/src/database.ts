@@ -1,0 +1,33 @@
+import path from "node:path";
+import { createMessagingEntities, type ServiceDatabaseWithMessaging } from "@hearth/platform";
+import {
+  Answer,
+  AnswerBuffer,
+  Invitation,
+  Programme,
+  Question,
+  ResultsView,
+  Wave,
+  WaveAction,
+} from "./entities/pulse.entity.ts";
+
+const messaging = createMessagingEntities();
+
+export const database: ServiceDatabaseWithMessaging = {
+  schema: "pulse",
+  entities: [
+    Programme,
+    Question,
+    Wave,
+    Invitation,
+    Answer,
+    AnswerBuffer,
+    WaveAction,
+    ResultsView,
+    messaging.OutboxMessage,
+    messaging.InboxMessage,
+    messaging.DeadLetter,
+  ],
+  migrationsDir: path.join(import.meta.dirname, "migrations"),
+  messaging,
+};

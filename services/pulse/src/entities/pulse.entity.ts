@@ -1,0 +1,164 @@
+// The pulse schema. Who was invited and whether they answered (invitations) is stored apart from what was
+// answered (answers), with nothing linking the two: answers carry no person id, no time finer than the day,
+// no sequence number, only the attributes locked when the wave opened.
+import { defineEntity, p } from "@mikro-orm/core";
+
+export const Programme = defineEntity({
+  name: "Programme",
+  tableName: "programmes",
+  properties: {
+    id: p.uuid().primary(),
+    tenantId: p.uuid(),
+    name: p.string().length(200),
+    cadence: p.string().length(16),
+    audienceKind: p.string().length(16),
+    audienceValues: p.json(),
+    questionsPerWave: p.integer(),
+    minGroupSize: p.integer(),
+    commentMinimum: p.integer(),
+    managerResults: p.boolean().default(false),
+    /** Local time each recipient's wave opens and closes at, inside their working hours. */
+    localOpenTime: p.string().length(5).default("10:00"),
+    createdAt: p.datetime().onCreate(() => new Date()),
+  },
+});
+
+export const Question = defineEntity({
+  name: "Question",
+  tableName: "questions",
+  indexes: [{ name: "questions_programme_idx", properties: ["programmeId", "position"] }],
+  properties: {
+    id: p.uuid().primary(),
+    tenantId: p.uuid(),
+    /** null: the default bank, shared by every programme. */
+    programmeId: p.uuid().nullable(),
+    kind: p.string().length(8),
+    text: p.string().length(500),
+    driver: p.string().length(64).nullable(),
+    min: p.integer(),
+    max: p.integer(),
+    definition: p.text().nullable(),
+    position: p.integer(),
+  },
+});
+
+export const Wave = defineEntity({
+  name: "Wave",
+  tableName: "waves",
+  uniques: [{ name: "waves_programme_number_unique", properties: ["programmeId", "number"] }],
+  properties: {
+    id: p.uuid().primary(),
+    tenantId: p.uuid(),
+    programmeId: p.uuid(),
+    number: p.integer(),
+    status: p.string().length(10),
+    opensOn: p.string().length(10),
+    closesOn: p.string().length(10),
+    questionIds: p.json(),
+    invited: p.integer().default(0),
+    openedAt: p.datetime().nullable(),
+    closedAt: p.datetime().nullable(),
+  },
+});
+
+export const Invitation = defineEntity({
+  name: "Invitation",
+  tableName: "invitations",
+  uniques: [{ name: "invitations_wave_user_unique", properties: ["waveId", "userId"] }],
+  indexes: [
+    { name: "invitations_wave_answered_idx", properties: ["waveId", "answered"] },
+    { name: "invitations_due_idx", properties: ["invitedAt", "opensAt"] },
+  ],
+  properties: {
+    id: p.uuid().primary(),
+    waveId: p.uuid(),
+    userId: p.uuid(),
+    /** Snapshot at wave open, locked for the wave: copied onto the answers, never the other way round. */
+    department: p.string().length(200),
+    office: p.string().length(200),
+    tenureBand: p.string().length(16),
+    managerPath: p.json(),
+    timeZone: p.string().length(64),
+    answered: p.boolean().default(false),
+    /** When this person's wave opens and closes: inside their working hours, in their time zone. */
+    opensAt: p.datetime(),
+    closesAt: p.datetime(),
+    invitedAt: p.datetime().nullable(),
+    remindedAt: p.datetime().nullable(),
+  },
+});
+
+export const Answer = defineEntity({
+  name: "Answer",
+  tableName: "answers",
+  indexes: [{ name: "answers_wave_question_idx", properties: ["waveId", "questionId"] }],
+  properties: {
+    /** Random, not a sequence: ids must not order answers by arrival. */
+    id: p.uuid().primary(),
+    waveId: p.uuid(),
+    questionId: p.uuid(),
+    day: p.string().length(10),
+    department: p.string().length(200),
+    office: p.string().length(200),
+    tenureBand: p.string().length(16),
+    managerPath: p.json(),
+    value: p.integer().nullable(),
+    comment: p.text().nullable(),
+  },
+});
+
+/**
+ * Answers waiting to be moved into `answers`. They are written in the same transaction as the answered flag (so
+ * a crash loses nothing and a replay is refused), then moved in a later transaction once at least the minimum
+ * group size of submissions is waiting, or at close: no row of `answers` shares a transaction (xmin) or an
+ * arrival order with one person's answered flag.
+ */
+export const AnswerBuffer = defineEntity({
+  name: "AnswerBuffer",
+  tableName: "answer_buffer",
+  indexes: [{ name: "answer_buffer_wave_idx", properties: ["waveId"] }],
+  properties: {
+    id: p.uuid().primary(),
+    /** Random per submission: moves whole submissions; not stored on `answers`. */
+    submission: p.uuid(),
+    waveId: p.uuid(),
+    questionId: p.uuid(),
+    day: p.string().length(10),
+    department: p.string().length(200),
+    office: p.string().length(200),
+    tenureBand: p.string().length(16),
+    managerPath: p.json(),
+    value: p.integer().nullable(),
+    comment: p.text().nullable(),
+  },
+});
+
+export const WaveAction = defineEntity({
+  name: "WaveAction",
+  tableName: "wave_actions",
+  properties: {
+    id: p.uuid().primary(),
+    waveId: p.uuid(),
+    title: p.string().length(200),
+    description: p.text(),
+    createdBy: p.uuid().nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+  },
+});
+
+/** Every view of results: who looked at what, with which filter. */
+export const ResultsView = defineEntity({
+  name: "ResultsView",
+  tableName: "results_views",
+  indexes: [{ name: "results_views_wave_idx", properties: ["waveId", "viewedAt"] }],
+  properties: {
+    id: p.uuid().primary(),
+    viewerId: p.uuid().nullable(),
+    roles: p.json(),
+    waveId: p.uuid().nullable(),
+    programmeId: p.uuid().nullable(),
+    view: p.string().length(16),
+    filter: p.json(),
+    viewedAt: p.datetime().onCreate(() => new Date()),
+  },
+});
