@@ -47,6 +47,8 @@ export type EmulatorControl = {
   respond(eventId: string, address: string, response: "accepted" | "tentativelyAccepted" | "declined"): CalendarEvent;
   events(organizerIdOrUpn: string): CalendarEvent[];
   activities(idOrUpn: string): DeliveredActivity[];
+  /** The next `count` POST /teams are accepted (202) but their operation ends `failed` with this error. */
+  failTeamCreations(count?: number, error?: { code: string; message: string }): void;
 };
 
 export function createControl(tenant: Tenant, people: PersonFactory, throttler: Throttler): EmulatorControl {
@@ -141,6 +143,9 @@ export function createControl(tenant: Tenant, people: PersonFactory, throttler: 
       const user = tenant.find(idOrUpn);
       return user ? [...(tenant.teamwork.activities.get(user.data.id) ?? [])] : [];
     },
+    failTeamCreations(count = 1, error = { code: "InternalServerError", message: "Failed to provision the team." }) {
+      for (let i = 0; i < count; i++) tenant.teams.pendingFailures.push({ ...error });
+    },
   };
 }
 
@@ -216,6 +221,14 @@ export function handleControl(
         control.revoke(decodeURIComponent(appMatch[2]), clientId);
         return { status: 200, body: control.app(clientId) };
       }
+    }
+    if (method === "POST" && path === "/teams/failures") {
+      const error =
+        typeof input.code === "string" && typeof input.message === "string"
+          ? { code: input.code, message: input.message }
+          : undefined;
+      control.failTeamCreations(typeof input.count === "number" ? input.count : 1, error);
+      return { status: 204 };
     }
     if (method === "PUT" && path === "/throttling") {
       control.setThrottling(input.enabled === false ? false : ((input.limits as object | undefined) ?? true));

@@ -33,6 +33,7 @@ test("client credentials give an RS256 app token with the granted permissions as
     "Mail.Send",
     "MailboxSettings.Read",
     "Team.Create",
+    "Team.ReadBasic.All",
     "TeamMember.ReadWriteNonOwnerRole.All",
     "TeamsActivity.Send",
     "TeamsAppInstallation.ReadWriteSelfForUser.All",

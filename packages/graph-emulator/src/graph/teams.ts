@@ -3,10 +3,14 @@
 // (10 per second per app) for creation, 4 per second per team for the rest.
 import { type Team, type TeamMember, Teams } from "../tenant/teams.ts";
 import { badRequest, GraphError } from "./errors.ts";
+import { option, queryString, refuseUnsupported } from "./odata.ts";
 import type { GraphResponse, GraphRoute, RouteContext, RouteLimit } from "./types.ts";
 
 /** How long provisioning takes on the emulator's clock (seconds before the time scale). */
 const PROVISIONING_SECONDS = 3;
+/** Queued before provisioning starts (the operation reports notStarted meanwhile). */
+const QUEUED_SECONDS = 0.5;
+const LIST_PAGE_SIZE = 100;
 const MAX_BULK_MEMBERS = 200;
 const READ_TEAM = ["Team.ReadBasic.All", "TeamSettings.Read.All", "TeamSettings.ReadWrite.All", "Group.Read.All"];
 const READ_CHANNELS = ["Channel.ReadBasic.All", "ChannelSettings.Read.All", "ChannelSettings.ReadWrite.All"];
@@ -149,7 +153,8 @@ export const teamRoutes: GraphRoute[] = [
       }
       const visibility = body.visibility === "public" ? "public" : "private";
       const now = Date.now();
-      const readyAt = now + (PROVISIONING_SECONDS * 1000) / context.state.throttler.timeScale;
+      const scale = context.state.throttler.timeScale;
+      const readyAt = now + (PROVISIONING_SECONDS * 1000) / scale;
       const id = crypto.randomUUID();
       const created: Team = {
         id,
@@ -173,12 +178,16 @@ export const teamRoutes: GraphRoute[] = [
       for (const m of requested) addMember(context, created, m.userRef, m.roles, true);
       const operationId = crypto.randomUUID();
       const teams = context.state.tenant.teams;
-      teams.teams.set(id, created);
+      // A creation the control API told to fail is accepted all the same; only its operation tells.
+      const failure = teams.pendingFailures.shift() ?? null;
+      if (!failure) teams.teams.set(id, created);
       teams.operations.set(operationId, {
         id: operationId,
         teamId: id,
         createdDateTime: created.createdDateTime,
+        startsAt: now + (QUEUED_SECONDS * 1000) / scale,
         readyAt,
+        failure,
       });
       return {
         status: 202,
@@ -199,20 +208,77 @@ export const teamRoutes: GraphRoute[] = [
       if (!operation || operation.teamId !== context.params[0]) {
         throw new GraphError(404, "NotFound", `Operation ${context.params[1]} was not found.`);
       }
-      const done = operation.readyAt <= Date.now();
+      const status = Teams.status(operation);
       return {
         status: 200,
         headers: {},
         body: {
+          "@odata.context": `${context.graphBase}/$metadata#teams('${operation.teamId}')/operations/$entity`,
           id: operation.id,
           operationType: "createTeam",
           createdDateTime: operation.createdDateTime,
-          status: done ? "succeeded" : "inProgress",
-          lastActionDateTime: new Date().toISOString(),
+          status,
+          lastActionDateTime: new Date(
+            status === "notStarted" ? Date.parse(operation.createdDateTime) : Math.min(Date.now(), operation.readyAt),
+          ).toISOString(),
           attemptsCount: 1,
           targetResourceId: operation.teamId,
           targetResourceLocation: `/teams('${operation.teamId}')`,
-          error: null,
+          error: status === "failed" ? operation.failure : null,
+        },
+      };
+    },
+  },
+  {
+    // List teams: basic properties only (the rest null, as Graph lists them); $filter on displayName, $top.
+    method: "GET",
+    pattern: /^\/teams\/?$/,
+    permissions: [...READ_TEAM, "Directory.Read.All", "Directory.ReadWrite.All"],
+    limit: (context) => ({
+      limitClass: "teamsOther",
+      key: `${context.token.appId}|${context.token.tenantId}`,
+      cost: 1,
+    }),
+    handle(context): GraphResponse {
+      refuseUnsupported(context.request, ["$filter", "$top", "$skiptoken"]);
+      const filter = option(context.request, "$filter");
+      let name: string | null = null;
+      if (filter !== null) {
+        const match = /^displayName eq '((?:[^']|'')*)'$/.exec(filter.trim());
+        if (!match) throw badRequest(`Unsupported filter: ${filter}`, "BadRequest");
+        name = match[1]!.replace(/''/g, "'");
+      }
+      const topText = option(context.request, "$top");
+      const top = topText === null ? LIST_PAGE_SIZE : Number(topText);
+      if (!Number.isInteger(top) || top < 1 || top > 999) throw badRequest("$top must be between 1 and 999.");
+      const skip = Number(option(context.request, "$skiptoken") ?? 0);
+      if (!Number.isInteger(skip) || skip < 0) throw badRequest("Invalid $skiptoken.", "BadRequest");
+      const all = context.state.tenant.teams.list().filter((t) => name === null || t.displayName === name);
+      const page = all.slice(skip, skip + top);
+      const next: [string, string][] = [
+        ...(filter !== null ? ([["$filter", filter]] as [string, string][]) : []),
+        ["$top", String(top)],
+        ["$skiptoken", String(skip + top)],
+      ];
+      return {
+        status: 200,
+        headers: {},
+        body: {
+          "@odata.context": `${context.graphBase}/$metadata#teams`,
+          ...(skip + top < all.length ? { "@odata.nextLink": `${context.graphBase}/teams${queryString(next)}` } : {}),
+          value: page.map((t) => ({
+            id: t.id,
+            createdDateTime: null,
+            displayName: t.displayName,
+            description: t.description,
+            internalId: null,
+            classification: null,
+            specialization: null,
+            visibility: t.visibility,
+            webUrl: null,
+            isArchived: false,
+            tenantId: null,
+          })),
         },
       };
     },
@@ -237,6 +303,25 @@ export const teamRoutes: GraphRoute[] = [
         "channels",
         t.channels.map((c) => channelBody(context, t, c)),
       );
+    },
+  },
+  {
+    method: "GET",
+    pattern: /^\/teams\/([^/]+)\/channels\/([^/]+)\/?$/,
+    permissions: READ_CHANNELS,
+    limit: perTeam,
+    handle(context) {
+      const t = team(context);
+      const channel = t.channels.find((c) => c.id === context.params[1]);
+      if (!channel) throw new GraphError(404, "NotFound", `Channel ${context.params[1]} was not found.`);
+      return {
+        status: 200,
+        headers: {},
+        body: {
+          "@odata.context": `${context.graphBase}/$metadata#teams('${t.id}')/channels/$entity`,
+          ...channelBody(context, t, channel),
+        },
+      };
     },
   },
   {

@@ -14,6 +14,7 @@ export const DEFAULT_PERMISSIONS = [
   "TeamsActivity.Send",
   "TeamsAppInstallation.ReadWriteSelfForUser.All",
   "Team.Create",
+  "Team.ReadBasic.All",
   "Channel.Create",
   "Channel.ReadBasic.All",
   "TeamMember.ReadWriteNonOwnerRole.All",

@@ -30,11 +30,35 @@ export type Team = {
   members: TeamMember[];
 };
 
-export type TeamOperation = { id: string; teamId: string; createdDateTime: string; readyAt: number };
+export type TeamOperation = {
+  id: string;
+  teamId: string;
+  createdDateTime: string;
+  /** Epoch ms: provisioning starts (status notStarted before), and ends (succeeded or failed). */
+  startsAt: number;
+  readyAt: number;
+  /** Set when provisioning fails: the operation ends `failed` with this error and the team never appears. */
+  failure: { code: string; message: string } | null;
+};
+
+export type TeamOperationStatus = "notStarted" | "inProgress" | "succeeded" | "failed";
 
 export class Teams {
   readonly teams = new Map<string, Team>();
   readonly operations = new Map<string, TeamOperation>();
+  /** Failures the next creations end with (control API: failTeamCreations). */
+  readonly pendingFailures: Array<{ code: string; message: string }> = [];
+
+  static status(operation: TeamOperation, now = Date.now()): TeamOperationStatus {
+    if (now < operation.startsAt) return "notStarted";
+    if (now < operation.readyAt) return "inProgress";
+    return operation.failure ? "failed" : "succeeded";
+  }
+
+  /** Provisioned teams in creation order (failed creations never appear). */
+  list(now = Date.now()): Team[] {
+    return [...this.teams.values()].filter((team) => team.readyAt <= now);
+  }
 
   /** The team once provisioned; undefined before (Graph answers 404 meanwhile). */
   ready(teamId: string, now = Date.now()): Team | undefined {
