@@ -1,6 +1,7 @@
 // Pulse surveys: programmes, waves, anonymous answers and results under disclosure control (docs/adr/0004).
 import { z } from "zod";
 import { defineAction } from "./define.ts";
+import { defineCardActionHandler } from "./teams.contract.ts";
 
 const EVERYONE = ["Employee", "CommunityManager", "HR", "Admin"] as const;
 const RESULTS_READERS = ["Employee", "CommunityManager", "HR", "Admin"] as const;
@@ -99,17 +100,11 @@ export const submitAnswers = defineAction({
   result: z.object({ accepted: z.number().int() }),
 });
 
-export const handleCardAction = defineAction({
-  name: "pulse.handleCardAction",
-  summary: "Action.Execute from a pulse Teams card (verbs pulse.*): answers the wave and returns the updated card",
-  access: "internal",
-  params: z.object({
-    verb: z.string(),
-    data: z.record(z.string(), z.unknown()).default({}),
-    user: z.object({ objectId: z.guid() }).loose(),
-  }),
-  result: z.object({ card: z.record(z.string(), z.unknown()) }),
-});
+export const handleCardAction = defineCardActionHandler(
+  "pulse.handleCardAction",
+  "Action.Execute from a pulse Teams card: pulse.showSurvey shows the questions, pulse.answer answers the wave " +
+    "(once; a closed wave or a replay answers with a card saying so)",
+);
 
 const ZFilterQuery = {
   department: z.string().max(200).optional(),

@@ -253,7 +253,7 @@ export async function submit(service: PulseThis, userId: string, waveId: string,
 
 function surveyCard(wave: WaveRow, questions: QuestionRow[], minGroupSize: number, note?: string) {
   return {
-    type: "AdaptiveCard",
+    type: "AdaptiveCard" as const,
     $schema: "http://adaptivecards.io/schemas/adaptive-card.json",
     version: "1.5",
     body: [
@@ -285,7 +285,7 @@ function surveyCard(wave: WaveRow, questions: QuestionRow[], minGroupSize: numbe
 }
 
 const messageCard = (text: string) => ({
-  type: "AdaptiveCard",
+  type: "AdaptiveCard" as const,
   $schema: "http://adaptivecards.io/schemas/adaptive-card.json",
   version: "1.5",
   body: [{ type: "TextBlock", text, wrap: true }],
@@ -497,7 +497,7 @@ export function createPulseService(options: PulseServiceOptions = {}): moleculer
           return { card: surveyCard(wave, questions, programme.min_group_size, "Answer at least one question.") };
         }
         try {
-          await submit(this, user.objectId, waveId, answers);
+          await submit(this, user.aadObjectId, waveId, answers);
           return { card: messageCard("Thank you. Your answers were recorded anonymously.") };
         } catch (error) {
           const e = error as { code?: number; message: string };

@@ -61,7 +61,7 @@ export async function seedDemoPulse(em: EntityManager, tenantId: string): Promis
   const today = new Date();
   let answers = 0;
   for (const number of [1, 2, 3]) {
-    const opens = new Date(today.getTime() - (4 - number) * 30 * 86_400_000);
+    const opens = new Date(today.getTime() - (4 - number) * 35 * 86_400_000);
     const opensOn = opens.toISOString().slice(0, 10);
     const closesOn = new Date(opens.getTime() + 7 * 86_400_000).toISOString().slice(0, 10);
     const questions = rotate(bank, number, 4);

@@ -89,10 +89,15 @@ export function fakeNotificationsService(sent: Sent[], overCap: Set<string> = ne
   };
 }
 
-export async function startPulse(t: ExecutionContext, people: FakePerson[], overCap: Set<string> = new Set()) {
+export async function startPulse(
+  t: ExecutionContext,
+  people: FakePerson[],
+  overCap: Set<string> = new Set(),
+  seed = false,
+) {
   const env = await createTestEnvironment({
     nats: false,
-    env: { PORT: "0", SEED_DEMO: "off", RATE_LIMIT_PER_MINUTE: "100000" },
+    env: { PORT: "0", SEED_DEMO: seed ? "always" : "off", RATE_LIMIT_PER_MINUTE: "100000" },
   });
   t.teardown(() => env.cleanup());
   const sent: Sent[] = [];

@@ -185,7 +185,7 @@ test("results: nothing while open, then only groups of five, every view audited;
       ["waveId", waveId],
       ...answersFor(questions, 7).map((a) => [`q:${a.questionId}`, String(a.value ?? a.comment)]),
     ]),
-    user: { objectId: oid("eng7@contoso.test") },
+    user: { aadObjectId: oid("eng7@contoso.test"), tenantId: "00000000-0000-4000-8000-000000000000" },
   })) as { card: any };
   t.regex(JSON.stringify(card.card), /recorded anonymously/);
   const open = await h.http("GET", `/api/v1/pulse/waves/${waveId}/results`, { token: hr });
