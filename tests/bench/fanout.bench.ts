@@ -31,14 +31,17 @@ export async function run(args: string[]) {
         ...env.env,
         ...m365ClientEnv(emulator),
         M365_LIMITS: JSON.stringify({ teamsBulkActivity: { periodSeconds: 1 / scale } }),
+        M365_BUDGET_SHARE: process.env.SHARE ?? "0.9",
       },
     }),
     spawnNode({
       serviceModules: [SERVICES.notifications],
       env: {
         ...env.env,
-        NOTIFICATIONS_BATCH_SIZE: "10000",
-        NOTIFICATIONS_FEED_PARALLELISM: "8",
+        NOTIFICATIONS_BATCH_SIZE: process.env.B ?? "5000",
+        NOTIFICATIONS_DISPATCH_LOOPS: process.env.L ?? "2",
+        NOTIFICATIONS_FEED_PARALLELISM: process.env.P ?? "4",
+        NOTIFICATIONS_FEED_CALL_SIZE: process.env.C ?? "500",
         NOTIFICATIONS_POLL_MS: "100",
       },
     }),
@@ -67,6 +70,7 @@ export async function run(args: string[]) {
         dedupeKey: `fanout-bench-${started}`,
       })) as { requestId: string });
     }
+    const acceptedSeconds = (Date.now() - started) / 1000;
     const final = await waitFor(
       "delivered",
       () => broker.call("notifications.getStatus", { requestId, limit: 1 }) as Promise<Status>,
@@ -84,6 +88,12 @@ export async function run(args: string[]) {
     );
     console.log(
       `recipients ${ids.length}, bulk calls ${calls}, scale ${scale}: wall ${wallSeconds.toFixed(2)} s, floor ${floorSeconds.toFixed(2)} s`,
+    );
+    const delivered = ids.flatMap((id) => emulator.control.activities(id).map((a) => Date.parse(a.deliveredAt)));
+    const first = (Math.min(...delivered) - started) / 1000;
+    const last = (Math.max(...delivered) - started) / 1000;
+    console.log(
+      `accepted after ${acceptedSeconds.toFixed(2)} s; first delivery at ${first.toFixed(2)} s, last at ${last.toFixed(2)} s`,
     );
     console.log(
       `sent ${final.counts.sent ?? 0}, received exactly once ${received}, dead-lettered ${final.counts.deadLettered ?? 0}`,

@@ -20,8 +20,15 @@ export type DispatcherOptions = {
   leaseMs: number;
   pollMs: number;
   maxAttempts: number;
-  /** Bulk feed calls (100 recipients each) in flight at once. */
+  /** Dispatch loops in this node, each with its own batch. */
+  loops: number;
+  /** m365.sendActivityNotifications calls in flight at once (per loop). */
   feedParallelism: number;
+  /**
+   * Recipients per m365 call (m365 sends them in Graph bulk calls of 100). Larger calls cost less per person; a node
+   * killed mid-call may send the people of its calls in flight again, so this bounds that.
+   */
+  feedCallSize: number;
   /** Bot cards and mails in flight at once. */
   perPersonParallelism: number;
   defaultTimeZone: string;
@@ -113,9 +120,8 @@ export class Dispatcher {
   private readonly service: NotificationsThis;
   private readonly options: DispatcherOptions;
   private running = false;
-  private loop?: Promise<void>;
-  private wakeUp?: () => void;
-  private timer?: NodeJS.Timeout;
+  private loops: Promise<void>[] = [];
+  private sleepers = new Set<() => void>();
   readonly stats = { batches: 0, feedCalls: 0, retries: 0 };
 
   constructor(service: NotificationsThis, options: DispatcherOptions) {
@@ -131,20 +137,20 @@ export class Dispatcher {
     return this.service.em().getConnection().execute(sql, params) as Promise<Array<Record<string, any>>>;
   }
 
+  /** Several loops, so that one's batch boundary (records, next claim) overlaps the others' calls in flight. */
   start() {
     this.running = true;
-    this.loop = this.run();
+    this.loops = Array.from({ length: this.options.loops }, () => this.run());
   }
 
   async stop() {
     this.running = false;
     this.wake();
-    await this.loop;
+    await Promise.all(this.loops);
   }
 
   wake() {
-    clearTimeout(this.timer);
-    this.wakeUp?.();
+    for (const resolve of this.sleepers) resolve();
   }
 
   private async run() {
@@ -158,10 +164,14 @@ export class Dispatcher {
       if (!this.running) break;
       if (worked === 0) {
         await new Promise<void>((resolve) => {
-          this.wakeUp = resolve;
-          this.timer = setTimeout(resolve, this.options.pollMs);
-        });
-        this.wakeUp = undefined;
+          const timer = setTimeout(done, this.options.pollMs);
+          function done() {
+            clearTimeout(timer);
+            resolve();
+          }
+          this.sleepers.add(done);
+        }).finally(() => undefined);
+        this.sleepers.clear();
       }
     }
   }
@@ -351,7 +361,8 @@ export class Dispatcher {
     }
     const chunks = [...groups.values()].flatMap((g) => {
       const out: Array<{ preview: string; request: RequestRow; rows: ClaimedRow[] }> = [];
-      for (let i = 0; i < g.rows.length; i += 100) out.push({ ...g, rows: g.rows.slice(i, i + 100) });
+      const size = this.options.feedCallSize;
+      for (let i = 0; i < g.rows.length; i += size) out.push({ ...g, rows: g.rows.slice(i, i + size) });
       return out;
     });
     await pool(chunks, this.options.feedParallelism, async (chunk) => {

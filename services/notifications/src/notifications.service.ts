@@ -79,11 +79,13 @@ export function createNotificationsService(options: NotificationsServiceOptions 
   const env = process.env;
   const dispatcherOptions: DispatcherOptions = {
     now: () => new Date(),
-    batchSize: Number(env.NOTIFICATIONS_BATCH_SIZE ?? 2000),
+    batchSize: Number(env.NOTIFICATIONS_BATCH_SIZE ?? 5000),
     leaseMs: Number(env.NOTIFICATIONS_LEASE_MS ?? 120_000),
     pollMs: Number(env.NOTIFICATIONS_POLL_MS ?? 1000),
     maxAttempts: Number(env.NOTIFICATIONS_MAX_ATTEMPTS ?? 6),
-    feedParallelism: Number(env.NOTIFICATIONS_FEED_PARALLELISM ?? 6),
+    feedParallelism: Number(env.NOTIFICATIONS_FEED_PARALLELISM ?? 4),
+    loops: Number(env.NOTIFICATIONS_DISPATCH_LOOPS ?? 2),
+    feedCallSize: Number(env.NOTIFICATIONS_FEED_CALL_SIZE ?? 500),
     perPersonParallelism: 8,
     defaultTimeZone: zoneOrDefault(env.NOTIFICATIONS_DEFAULT_TIME_ZONE, "Europe/Berlin"),
     mailSenderId: env.NOTIFICATIONS_MAIL_SENDER_ID || undefined,
