@@ -28,6 +28,9 @@ const SELECT =
   "id,displayName,givenName,surname,mail,userPrincipalName,department,jobTitle,officeLocation,usageLocation," +
   "preferredLanguage,accountEnabled,employeeHireDate,employeeLeaveDateTime,manager";
 
+// The page size Hearth asks for (PEOPLE_SYNC_PAGE_SIZE's default): the raw loop asks for the same pages.
+const PAGE_SIZE = 999;
+
 async function startEmulator(people: number, dataDir: string): Promise<{ info: EmulatorInfo; proc: ChildProcess }> {
   const proc = spawn(process.execPath, [EMULATOR_MAIN], {
     env: {
@@ -69,14 +72,16 @@ function request(
   });
 }
 
-/** The baseline: token, then users delta page after page to the deltaLink, honouring Retry-After. */
+/** The baseline: token, then users delta page after page (999 each) to the deltaLink, honouring Retry-After. */
 async function rawDeltaRead(info: EmulatorInfo, agent: https.Agent): Promise<{ users: number; seconds: number }> {
   const token = await appToken(agent, info);
   const started = performance.now();
   let link: string | undefined = `${info.url}/v1.0/users/delta?$select=${SELECT}`;
   let users = 0;
   while (link) {
-    const page = await request(agent, link, { headers: { authorization: `Bearer ${token}` } });
+    const page = await request(agent, link, {
+      headers: { authorization: `Bearer ${token}`, prefer: `odata.maxpagesize=${PAGE_SIZE}` },
+    });
     if (page.status === 429) {
       await new Promise((r) => setTimeout(r, Number(page.headers["retry-after"] ?? 1) * 1000));
       continue;

@@ -38,7 +38,16 @@ export const readDirectoryChanges = defineAction({
     "resyncRequired means the delta token expired (410) and the caller must start again without a link.",
   access: "internal",
   idempotent: true,
-  params: z.object({ link: z.url().optional() }),
+  params: z.object({
+    link: z.url().optional(),
+    pageSize: z
+      .number()
+      .int()
+      .min(1)
+      .max(999)
+      .optional()
+      .describe("Sent as Prefer: odata.maxpagesize; without it Graph's default page size"),
+  }),
   result: z.object({
     changes: z.array(ZDirectoryChange),
     nextLink: z.url().optional(),

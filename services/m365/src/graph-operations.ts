@@ -49,13 +49,15 @@ export type DirectoryPage = {
 };
 
 /** One page of users delta: the first (no link), a continuation (nextLink) or the changes since (deltaLink). */
-export async function readDirectoryPage(graph: GraphApi, link?: string): Promise<DirectoryPage> {
+export async function readDirectoryPage(graph: GraphApi, link?: string, pageSize?: number): Promise<DirectoryPage> {
   if (link && new URL(link).origin !== new URL(graph.graphUrl).origin) {
     throw new Error(`A delta link must point at ${graph.graphUrl}`);
   }
   const request = link
     ? graph.client.api(link)
     : graph.client.api("/users/delta").select(DIRECTORY_SELECT as unknown as string[]);
+  // Graph applies the page size asked for on each request of the read, so every page carries it.
+  if (pageSize) request.header("Prefer", `odata.maxpagesize=${pageSize}`);
   const response = await send(() => request.responseType(ResponseType.RAW).get());
   if (response.status === 410) {
     await response.body?.cancel().catch(() => undefined);

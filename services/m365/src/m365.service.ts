@@ -87,7 +87,7 @@ export function createM365Service(config: M365Config = loadM365Config()): molecu
     actions: {
       ...botCardActions,
       readDirectoryChanges: action(readDirectoryChanges, async function (this: M365This, ctx) {
-        return readDirectoryPage(this.graphApi(), ctx.params.link);
+        return readDirectoryPage(this.graphApi(), ctx.params.link, ctx.params.pageSize);
       }),
       readMailboxSettings: action(readMailboxSettings, async function (this: M365This, ctx) {
         return { settings: await readSettings(this.graphApi(), ctx.params.userIds) };

@@ -74,6 +74,17 @@ async function readAll(link?: string, nodeID?: string) {
   }
 }
 
+test.serial("pageSize asks Graph for pages of that size (Prefer: odata.maxpagesize) on every page", async (t) => {
+  const sizes: number[] = [];
+  let link: string | undefined;
+  do {
+    const page = await call(ctx(), "m365.readDirectoryChanges", { ...(link ? { link } : {}), pageSize: 120 });
+    sizes.push(page.changes.length);
+    link = page.nextLink;
+  } while (link);
+  t.deepEqual(sizes, [120, living().length - 120]);
+});
+
 async function discovered(node: ChildNode) {
   await waitFor(
     `m365 on ${node.nodeID}`,

@@ -25,7 +25,7 @@ import {
 } from "./employee-store.ts";
 
 export type PeopleThis = DatabaseThis & {
-  settings: { tenantId: string; syncIntervalMinutes: number; syncLeaseMs: number };
+  settings: { tenantId: string; syncIntervalMinutes: number; syncLeaseMs: number; syncPageSize: number };
 };
 
 type RunRow = {
@@ -200,20 +200,67 @@ export async function runClaimedSync(service: PeopleThis, owner: string, run: Ru
   }
 }
 
+type DirectoryPage = { changes: TDirectoryChange[]; nextLink?: string; deltaLink?: string; resyncRequired: boolean };
+type PreparedPage = {
+  result: DirectoryPage;
+  ctx: ApplyContext;
+  ids: string[];
+  mailboxes: Map<string, MailboxSettings>;
+};
+
 async function syncPages(service: PeopleThis, owner: string, run: RunRow): Promise<TSyncRun> {
   const tenantId = service.settings.tenantId;
   const [state] = await sql(service.em(), `select delta_link from "people".sync_state where tenant_id = ?`, [tenantId]);
   let kind = run.kind;
   let link: string | undefined =
     run.next_link ?? (kind === "incremental" ? (state?.delta_link ?? undefined) : undefined);
+  // A page is prepared (read, then the mailbox settings it needs fetched) while the one before it is stored. The
+  // resume point stays the last committed page: a page prepared and never stored is read again after a crash.
+  const prepare = async (from: string | undefined, pending: ReadonlySet<string>): Promise<PreparedPage> => {
+    const result = (await service.broker.call("m365.readDirectoryChanges", {
+      ...(from ? { link: from } : {}),
+      pageSize: service.settings.syncPageSize,
+    })) as DirectoryPage;
+    const ctx: ApplyContext = { tenantId, today: today(), source: "graph" };
+    const ids = [...new Set(result.changes.map((c) => (c.kind === "upsert" ? c.user.id : c.id)))];
+    const mailboxes = new Map<string, MailboxSettings>();
+    if (result.resyncRequired) return { result, ctx, ids, mailboxes };
+    // Mailbox settings only for people who are new or changed, fetched before the transaction (no remote call in
+    // it). People on the page still being stored are compared with a state about to change: fetched regardless.
+    const before = await loadEmployees(service.em(), tenantId, ids);
+    const needMailbox = [
+      ...new Set(
+        result.changes
+          .filter((c) => {
+            const id = c.kind === "upsert" ? c.user.id : c.id;
+            return c.kind === "upsert" && (pending.has(id) || isNewOrChanged(before.get(id), c, ctx));
+          })
+          .map((c) => (c as Extract<TDirectoryChange, { kind: "upsert" }>).user.id),
+      ),
+    ];
+    // All of a page's calls at once: m365 sends their $batches in parallel within its budgets.
+    const answers = await Promise.all(
+      Array.from({ length: Math.ceil(needMailbox.length / 100) }, (_, i) =>
+        service.broker.call("m365.readMailboxSettings", { userIds: needMailbox.slice(i * 100, i * 100 + 100) }),
+      ),
+    );
+    for (const answer of answers) {
+      const { settings } = answer as {
+        settings: Array<{ userId: string; timeZone: string | null; locale: string | null; error?: string }>;
+      };
+      for (const s of settings) if (!s.error) mailboxes.set(s.userId, { timeZone: s.timeZone, locale: s.locale });
+    }
+    return { result, ctx, ids, mailboxes };
+  };
+  let ahead: Promise<PreparedPage> | undefined;
   for (;;) {
-    const page = await service.broker.call("m365.readDirectoryChanges", link ? { link } : {});
-    const result = page as {
-      changes: TDirectoryChange[];
-      nextLink?: string;
-      deltaLink?: string;
-      resyncRequired: boolean;
-    };
+    const { result, ctx, ids, mailboxes } = await (ahead ?? prepare(link, new Set()));
+    ahead = undefined;
+    if (result.nextLink && !result.resyncRequired) {
+      ahead = prepare(result.nextLink, new Set(ids));
+      // Awaited on the next turn; a failure there (or none, when this page's commit fails first) is not unhandled.
+      ahead.catch(() => undefined);
+    }
     if (result.resyncRequired) {
       if (!link) throw new Error("m365 asked for a resync of a read that started without a link");
       // The delta token expired (410): read everything again; whoever is not seen has left.
@@ -225,24 +272,6 @@ async function syncPages(service: PeopleThis, owner: string, run: RunRow): Promi
       kind = "full";
       link = undefined;
       continue;
-    }
-    const ctx: ApplyContext = { tenantId, today: today(), source: "graph" };
-    const ids = [...new Set(result.changes.map((c) => (c.kind === "upsert" ? c.user.id : c.id)))];
-    // Mailbox settings only for people who are new or changed, fetched before the transaction (no remote call in it).
-    const before = await loadEmployees(service.em(), tenantId, ids);
-    const needMailbox = [
-      ...new Set(
-        result.changes
-          .filter((c) => isNewOrChanged(before.get(c.kind === "upsert" ? c.user.id : c.id), c, ctx))
-          .map((c) => (c as Extract<TDirectoryChange, { kind: "upsert" }>).user.id),
-      ),
-    ];
-    const mailboxes = new Map<string, MailboxSettings>();
-    for (let i = 0; i < needMailbox.length; i += 100) {
-      const { settings } = (await service.broker.call("m365.readMailboxSettings", {
-        userIds: needMailbox.slice(i, i + 100),
-      })) as { settings: Array<{ userId: string; timeZone: string | null; locale: string | null; error?: string }> };
-      for (const s of settings) if (!s.error) mailboxes.set(s.userId, { timeZone: s.timeZone, locale: s.locale });
     }
     const done = await service.transaction(async (em) => {
       await fence(service, em, owner);

@@ -124,12 +124,18 @@ export type PeopleServiceOptions = {
   /** How often this replica looks whether the sync is due. */
   schedulerPollMs?: number;
   syncLeaseMs?: number;
+  /** People per users delta page asked of Graph (Prefer: odata.maxpagesize, at most 999). */
+  syncPageSize?: number;
 };
 
 export function createPeopleService(options: PeopleServiceOptions = {}): moleculer.ServiceSchema {
   const intervalMinutes = options.syncIntervalMinutes ?? Number(process.env.PEOPLE_SYNC_INTERVAL_MINUTES ?? 60);
   if (!Number.isFinite(intervalMinutes) || intervalMinutes <= 0) {
     throw new Error("PEOPLE_SYNC_INTERVAL_MINUTES must be a positive number of minutes");
+  }
+  const pageSize = options.syncPageSize ?? Number(process.env.PEOPLE_SYNC_PAGE_SIZE ?? 999);
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 999) {
+    throw new Error("PEOPLE_SYNC_PAGE_SIZE must be a whole number from 1 to 999");
   }
   return {
     name: "people",
@@ -139,6 +145,7 @@ export function createPeopleService(options: PeopleServiceOptions = {}): molecul
       syncIntervalMinutes: intervalMinutes,
       // How long a replica's claim on the sync lasts without progress: a killed replica's claim runs out after it.
       syncLeaseMs: options.syncLeaseMs ?? Number(process.env.PEOPLE_SYNC_LEASE_MS ?? 120_000),
+      syncPageSize: pageSize,
     },
     created(this: Service) {
       const auth = configOf(this.broker).auth;

@@ -39,7 +39,7 @@ test.before(async () => {
     },
   });
   await m365.ready;
-  broker = await startBroker(env.config, [createPeopleService({ scheduler: false })]);
+  broker = await startBroker(env.config, [createPeopleService({ scheduler: false, syncPageSize: 25 })]);
   await broker.waitForServices(["m365"], 10_000);
 });
 
