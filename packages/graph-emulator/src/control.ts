@@ -49,6 +49,10 @@ export type EmulatorControl = {
   activities(idOrUpn: string): DeliveredActivity[];
   /** The next `count` POST /teams are accepted (202) but their operation ends `failed` with this error. */
   failTeamCreations(count?: number, error?: { code: string; message: string }): void;
+  /** How long Teams takes to provision a team from now on (emulator seconds, before the time scale; default 3). */
+  setTeamProvisioning(seconds: number): void;
+  /** Ends every team creation under way now; returns how many there were. */
+  finishTeamProvisioning(): number;
 };
 
 export function createControl(tenant: Tenant, people: PersonFactory, throttler: Throttler): EmulatorControl {
@@ -146,6 +150,11 @@ export function createControl(tenant: Tenant, people: PersonFactory, throttler: 
     failTeamCreations(count = 1, error = { code: "InternalServerError", message: "Failed to provision the team." }) {
       for (let i = 0; i < count; i++) tenant.teams.pendingFailures.push({ ...error });
     },
+    setTeamProvisioning(seconds) {
+      if (!(seconds >= 0)) throw new Error("provisioning takes zero seconds or more");
+      tenant.teams.provisioningSeconds = seconds;
+    },
+    finishTeamProvisioning: () => tenant.teams.finishProvisioning(),
   };
 }
 
@@ -229,6 +238,13 @@ export function handleControl(
           : undefined;
       control.failTeamCreations(typeof input.count === "number" ? input.count : 1, error);
       return { status: 204 };
+    }
+    if (method === "PUT" && path === "/teams/provisioning") {
+      control.setTeamProvisioning(Number(input.seconds));
+      return { status: 204 };
+    }
+    if (method === "POST" && path === "/teams/provisioning/finish") {
+      return { status: 200, body: { finished: control.finishTeamProvisioning() } };
     }
     if (method === "PUT" && path === "/throttling") {
       control.setThrottling(input.enabled === false ? false : ((input.limits as object | undefined) ?? true));

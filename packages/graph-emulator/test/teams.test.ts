@@ -129,6 +129,13 @@ test("a creation that fails in Teams: accepted, then the operation ends failed w
   t.is(seen.at(-1), "failed");
   t.deepEqual(op.body.error, { code: "Conflict", message: "The group's mailNickname is taken." });
   t.is((await request(emulator, `/v1.0/teams/${teamIdOf(created)}`, { token })).status, 404);
+  // A long provisioning ended on demand (control API).
+  emulator.control.setTeamProvisioning(3600);
+  const slow = await createTeam(emulator, token, emulator.control.tenant.records[0]!.data.id);
+  t.is((await request(emulator, operationUrl(String(slow.headers.location)), { token })).body.status, "notStarted");
+  t.is(emulator.control.finishTeamProvisioning(), 1);
+  t.is((await request(emulator, `/v1.0/teams/${teamIdOf(slow)}`, { token })).status, 200);
+  emulator.control.setTeamProvisioning(3);
   // The next one succeeds.
   const again = await createTeam(emulator, token, emulator.control.tenant.records[0]!.data.id);
   t.is((await poll(emulator, token, String(again.headers.location))).op.body.status, "succeeded");

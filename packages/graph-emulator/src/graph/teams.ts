@@ -6,8 +6,6 @@ import { badRequest, GraphError } from "./errors.ts";
 import { option, queryString, refuseUnsupported } from "./odata.ts";
 import type { GraphResponse, GraphRoute, RouteContext, RouteLimit } from "./types.ts";
 
-/** How long provisioning takes on the emulator's clock (seconds before the time scale). */
-const PROVISIONING_SECONDS = 3;
 /** Queued before provisioning starts (the operation reports notStarted meanwhile). */
 const QUEUED_SECONDS = 0.5;
 const LIST_PAGE_SIZE = 100;
@@ -154,7 +152,8 @@ export const teamRoutes: GraphRoute[] = [
       const visibility = body.visibility === "public" ? "public" : "private";
       const now = Date.now();
       const scale = context.state.throttler.timeScale;
-      const readyAt = now + (PROVISIONING_SECONDS * 1000) / scale;
+      const teams = context.state.tenant.teams;
+      const readyAt = now + (teams.provisioningSeconds * 1000) / scale;
       const id = crypto.randomUUID();
       const created: Team = {
         id,
@@ -177,7 +176,6 @@ export const teamRoutes: GraphRoute[] = [
       };
       for (const m of requested) addMember(context, created, m.userRef, m.roles, true);
       const operationId = crypto.randomUUID();
-      const teams = context.state.tenant.teams;
       // A creation the control API told to fail is accepted all the same; only its operation tells.
       const failure = teams.pendingFailures.shift() ?? null;
       if (!failure) teams.teams.set(id, created);

@@ -46,6 +46,8 @@ export type TeamOperationStatus = "notStarted" | "inProgress" | "succeeded" | "f
 export class Teams {
   readonly teams = new Map<string, Team>();
   readonly operations = new Map<string, TeamOperation>();
+  /** How long provisioning takes on the emulator's clock (seconds before the time scale). */
+  provisioningSeconds = 3;
   /** Failures the next creations end with (control API: failTeamCreations). */
   readonly pendingFailures: Array<{ code: string; message: string }> = [];
 
@@ -53,6 +55,20 @@ export class Teams {
     if (now < operation.startsAt) return "notStarted";
     if (now < operation.readyAt) return "inProgress";
     return operation.failure ? "failed" : "succeeded";
+  }
+
+  /** Every creation still under way ends now (as it will have: succeeded, or failed). */
+  finishProvisioning(now = Date.now()): number {
+    let finished = 0;
+    for (const operation of this.operations.values()) {
+      if (operation.readyAt <= now) continue;
+      operation.startsAt = Math.min(operation.startsAt, now);
+      operation.readyAt = now;
+      const team = this.teams.get(operation.teamId);
+      if (team) team.readyAt = now;
+      finished++;
+    }
+    return finished;
   }
 
   /** Provisioned teams in creation order (failed creations never appear). */
