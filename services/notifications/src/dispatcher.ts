@@ -327,9 +327,11 @@ export class Dispatcher {
     const todo = (channel: TChannel) =>
       rows.filter((r) => plan.get(r.id)?.includes(channel) && !outcomes.get(r.id)!.done.includes(channel));
 
+    // Cards first: sending one installs the Teams app where it is missing, without which Graph accepts the feed
+    // notification and shows the person nothing.
+    await this.sendCards(todo("teamsCard"), requests, people, outcomes);
     await Promise.all([
       this.sendFeed(todo("activityFeed"), requests, people, outcomes),
-      this.sendCards(todo("teamsCard"), requests, people, outcomes),
       this.sendMails(todo("mail"), requests, people, outcomes),
     ]);
     await this.finish(

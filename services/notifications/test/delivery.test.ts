@@ -6,6 +6,7 @@ import { type GraphEmulator, m365ClientEnv, startGraphEmulator } from "@hearth/g
 import {
   type ChildNode,
   createTestEnvironment,
+  query,
   spawnNode,
   startBroker,
   type TestEnvironment,
@@ -44,7 +45,13 @@ test.before(async () => {
   });
   await m365.ready;
   broker = await startBroker(env.config, [
-    createNotificationsService({ now, pollMs: 100, backoffBaseMs: 200, leaseMs: 60_000 }),
+    createNotificationsService({
+      now,
+      pollMs: 100,
+      backoffBaseMs: 200,
+      leaseMs: 60_000,
+      mailSenderId: emulator.control.tenant.records.find((r) => r.mailbox)!.data.id as string,
+    }),
   ]);
   await waitFor(
     "m365 service",
@@ -185,6 +192,54 @@ test.serial("quiet hours defer until they end; low priority gathers into one dai
   await new Promise((r) => setTimeout(r, 300));
   t.is(emulator.control.activities(digest).length, 1, "three low-priority notifications, one digest");
 });
+
+test.serial(
+  "an actionable notification: a Teams card with Action.Execute, the feed and mail, in the person's language",
+  async (t) => {
+    const person = users()[10_020]!;
+    // What the employee.hired consumer keeps for a person.
+    await query(
+      env.env.DATABASE_URL!,
+      `insert into notifications.recipient (user_id, display_name, mail, time_zone, language, "left", updated_at)
+     values ($1, 'Greta Schmidt', 'greta.schmidt@contoso.example', 'Europe/Berlin', 'de-DE', false, now())`,
+      [person],
+    );
+    await broker.call(
+      "notifications.updateMyPreferences",
+      { channels: { teamsCard: true, activityFeed: true, mail: true } },
+      asMe(person),
+    );
+    const { requestId } = (await broker.call("notifications.notify", {
+      audience: { userIds: [person] },
+      templateId: "onboarding.task-due",
+      data: { taskTitle: "Laptop einrichten", dueAt: "2026-12-03T08:00:00Z", description: "Die IT hat ihn bereit." },
+      priority: "high",
+      dedupeKey: "task-laptop-greta",
+      actions: [{ verb: "onboarding.completeTask", title: "Erledigt", data: { taskId: "t-1" } }],
+    })) as { requestId: string };
+    const status = await waitFor(
+      "sent",
+      () => statusOf(requestId),
+      (s) => s.counts.sent === 1,
+      30_000,
+    );
+    t.deepEqual([...(status.items[0] as unknown as { channels: string[] }).channels].sort(), [
+      "activityFeed",
+      "mail",
+      "teamsCard",
+    ]);
+    const conversation = emulator.bot.conversationWith(person)!;
+    t.is(conversation.activities.length, 1);
+    const card = (conversation.activities[0]!.activity.attachments as Array<{ content: Record<string, any> }>)[0]!
+      .content;
+    t.regex(card.body[0].text, /^Aufgabe fällig: Laptop einrichten/);
+    t.like(card.actions.at(-1), { type: "Action.Execute", verb: "onboarding.completeTask", data: { taskId: "t-1" } });
+    t.is(emulator.control.activities(person).length, 1);
+    const mail = emulator.control.sentMail().at(-1)!;
+    t.deepEqual(mail.to, ["greta.schmidt@contoso.example"]);
+    t.regex(mail.subject, /Onboarding-Aufgabe fällig: Laptop einrichten/);
+  },
+);
 
 test.serial(
   "survey-load governor: feedback requests over the cap are suppressed and reported as blocked",
