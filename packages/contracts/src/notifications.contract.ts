@@ -43,7 +43,8 @@ export const notify = defineAction({
     "Notify up to 100,000 people with a template, its data, a priority and a dedupe key. Accepted requests are " +
     "kept in PostgreSQL before this answers and delivered at most once per recipient and dedupe key (a repeat " +
     "with the same key answers with the first request and sends nothing). kind feedbackRequest counts against " +
-    "the survey-load governor: people over their cap are suppressed",
+    "the survey-load governor: people over their cap are suppressed. A NATS message carries about 20,000 ids " +
+    "(1 MB): send a larger audience in parts with the same dedupe key (one request, each person once)",
   access: "internal",
   idempotent: true,
   params: z.object({

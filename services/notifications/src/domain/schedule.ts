@@ -32,8 +32,13 @@ function allowedAt(local: DateTime, prefs: TPreferences): boolean {
   const minute = local.hour * 60 + local.minute;
   const wh = prefs.workingHours;
   if (!wh.days.includes(local.weekday)) return false;
-  if (!inWindow(minute, minutesOf(wh.start), minutesOf(wh.end))) return false;
-  if (prefs.quietHours && inWindow(minute, minutesOf(prefs.quietHours.start), minutesOf(prefs.quietHours.end))) {
+  // Equal start and end: working all day; quiet hours with equal ends: none.
+  if (wh.start !== wh.end && !inWindow(minute, minutesOf(wh.start), minutesOf(wh.end))) return false;
+  if (
+    prefs.quietHours &&
+    prefs.quietHours.start !== prefs.quietHours.end &&
+    inWindow(minute, minutesOf(prefs.quietHours.start), minutesOf(prefs.quietHours.end))
+  ) {
     return false;
   }
   return true;
