@@ -2,6 +2,7 @@ import path from "node:path";
 import { defineServiceDatabase } from "@hearth/platform";
 import { defineEntity, p } from "@mikro-orm/core";
 import { ConversationReference } from "./entities/conversation-reference.entity.ts";
+import { TeamCreation } from "./entities/team-creation.entity.ts";
 
 /**
  * One token bucket per (tenant, Graph limit class, scope). Scope is "" for limits per app and tenant, the
@@ -26,6 +27,6 @@ export const Budget = defineEntity({
 
 export const database = defineServiceDatabase({
   schema: "m365",
-  entities: [Budget, ConversationReference],
+  entities: [Budget, ConversationReference, TeamCreation],
   migrationsDir: path.join(import.meta.dirname, "migrations"),
 });

@@ -23,6 +23,7 @@ import { M365NotConfiguredError } from "./errors.ts";
 import { createGraphApi, type GraphApi, type GraphMetrics } from "./graph-client.ts";
 import { readDirectoryPage, readMailboxSettings as readSettings } from "./graph-operations.ts";
 import * as messaging from "./messaging-operations.ts";
+import { teamCreations } from "./team-creations.ts";
 import * as teams from "./teams-operations.ts";
 
 type M365This = DatabaseThis & {
@@ -101,7 +102,13 @@ export function createM365Service(config: M365Config = loadM365Config()): molecu
       }),
       createTeam: {
         ...action(createTeam, async function (this: M365This, ctx) {
-          return teams.createTeam(this.graphApi(), ctx.params);
+          return teams.createTeam(this.graphApi(), ctx.params, {
+            creations: teamCreations(
+              (sql, params) => this.em().getConnection().execute(sql, params),
+              this.database.schema,
+            ),
+            log: (message, data) => this.logger.info(message, data),
+          });
         }),
         // Provisioning takes seconds to minutes.
         timeout: 0,

@@ -220,6 +220,13 @@ test("requests are charged to the right limit class", (t) => {
   t.is(chargeFor("POST", `/v1.0/users/${ID}/teamwork/sendActivityNotification`)?.limitClass, "teamsUserActivity");
   t.is(chargeFor("POST", `/v1.0/users/${ID}/teamwork/installedApps`)?.limitClass, "teamsInstalledApps");
   t.is(chargeFor("POST", "/v1.0/teams")?.limitClass, "teamsCreate");
+  t.deepEqual(chargeFor("GET", "/v1.0/teams?$filter=displayName eq 'x'"), {
+    limitClass: "teamsOther",
+    scope: "",
+    cost: 1,
+  });
+  t.deepEqual(chargeFor("GET", `/v1.0/teams/${ID.toUpperCase()}`), { limitClass: "teamsPerTeam", scope: ID, cost: 1 });
+  t.is(chargeFor("POST", `/v1.0/teams/${ID}/members/add`)?.scope, ID);
   t.is(chargeFor("PATCH", `/v1.0/users/${ID}`)?.limitClass, "identityWrite");
 });
 

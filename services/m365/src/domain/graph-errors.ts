@@ -8,6 +8,8 @@ export const REQUIRED_PERMISSIONS = {
   createEvent: "Calendars.ReadWrite",
   readEventResponses: "Calendars.ReadWrite",
   createTeam: "Team.Create",
+  /** Reading a team (its webUrl) and finding one by name after an interrupted creation. */
+  readTeams: "Team.ReadBasic.All",
   createChannel: "Channel.Create",
   addTeamMembers: "TeamMember.ReadWriteNonOwnerRole.All",
   removeTeamMember: "TeamMember.ReadWriteNonOwnerRole.All",

@@ -11,6 +11,7 @@ export const LIMIT_CLASSES = [
   "teamsInstalledApps",
   "teamsCreate",
   "teamsPerTeam",
+  "teamsOther",
   "bots",
 ] as const;
 export type LimitClass = (typeof LIMIT_CLASSES)[number];
@@ -33,6 +34,8 @@ export const PUBLISHED_LIMITS: Record<LimitClass, PublishedLimit> = {
   teamsInstalledApps: { limit: 30, periodSeconds: 1, per: "app" },
   teamsCreate: { limit: 10, periodSeconds: 1, per: "app" },
   teamsPerTeam: { limit: 4, periodSeconds: 1, per: "team" },
+  /** Every other Teams call (e.g. listing teams), per app. */
+  teamsOther: { limit: 30, periodSeconds: 1, per: "app" },
   bots: { limit: 50, periodSeconds: 1, per: "app" },
 };
 
@@ -74,7 +77,8 @@ export function chargeFor(method: string, path: string): Charge | undefined {
   if (m === "POST" && /^\/users\/[^/]+\/teamwork\/installedApps$/i.test(p))
     return { limitClass: "teamsInstalledApps", scope: "", cost: 1 };
   if (m === "POST" && /^\/teams$/i.test(p)) return { limitClass: "teamsCreate", scope: "", cost: 1 };
-  match = /^\/teams\/([^/]+)\//i.exec(p);
+  if (/^\/teams\/?$/i.test(p)) return { limitClass: "teamsOther", scope: "", cost: 1 };
+  match = /^\/teams\/([^/]+)(\/|$)/i.exec(p);
   if (match) return { limitClass: "teamsPerTeam", scope: decodeURIComponent(match[1]).toLowerCase(), cost: 1 };
   match = /^\/(users|groups|directoryObjects|applications|servicePrincipals)(\/|$)/i.exec(p);
   if (match) {
