@@ -35,7 +35,7 @@ import { stringify } from "csv-stringify/sync";
 import type moleculer from "moleculer";
 import { database } from "./database.ts";
 import { checkAnswers, type SubmittedAnswer } from "./domain/answers.ts";
-import { disclosureRules, type Filter } from "./domain/disclosure.ts";
+import { disclosureRules, type Filter, Partition } from "./domain/disclosure.ts";
 import { type Cadence, DEFAULT_BANK } from "./domain/programme.ts";
 import { WaveDisclosure } from "./domain/results.ts";
 import { seedDemoPulse } from "./seed.ts";
@@ -59,7 +59,10 @@ const ADMINS = ["CommunityManager", "HR", "Admin"] as const;
 
 export type PulseThis = DatabaseThis & {
   settings: { tenantId: string; pollMs: number };
-  cache: Map<string, { disclosure: WaveDisclosure; questions: QuestionRow[] }>;
+  cache: Map<
+    string,
+    { disclosure: WaveDisclosure; questions: QuestionRow[]; invited?: Partition; values?: Map<string, string[]> }
+  >;
   timer?: NodeJS.Timeout;
   polling?: Promise<unknown>;
   poll(): Promise<void>;
@@ -128,36 +131,65 @@ async function disclosureOf(service: PulseThis, wave: WaveRow, programme: Progra
     },
     rules,
   );
-  const entry = { disclosure, questions };
+  const entry: {
+    disclosure: WaveDisclosure;
+    questions: QuestionRow[];
+    invited?: Partition;
+    values?: Map<string, string[]>;
+  } = { disclosure, questions };
   if (wave.status === "closed") service.cache.set(wave.id, entry);
   return entry;
+}
+
+/** The values of a locked attribute among a wave's invitees (remembered for closed waves). */
+async function dimensionValues(service: PulseThis, wave: WaveRow, programme: ProgrammeRow, column: string) {
+  const entry = await disclosureOf(service, wave, programme);
+  entry.values ??= new Map();
+  const known = entry.values.get(column);
+  if (known) return known;
+  const rows = await sql<{ v: string }>(
+    service.em(),
+    `select distinct ${column} as v from ${T("invitations")} where wave_id = ? order by 1`,
+    [wave.id],
+  );
+  const values = rows.map((r) => r.v);
+  if (wave.status === "closed") entry.values.set(column, values);
+  return values;
 }
 
 /** Response rate under disclosure control: invitations grouped by the same locked attributes. */
 async function responseRate(service: PulseThis, wave: WaveRow, programme: ProgrammeRow, filter: Filter) {
   if (wave.status !== "closed") return null;
-  const rows = await sql<{
-    department: string;
-    office: string;
-    tenure_band: string;
-    manager_path: string[];
-    n: number;
-    answered: number;
-  }>(
-    service.em(),
-    `select department, office, tenure_band, manager_path, count(*)::int as n,
-            count(*) filter (where answered)::int as answered
-     from ${T("invitations")} where wave_id = ? group by 1, 2, 3, 4`,
-    [wave.id],
-  );
-  const { Partition } = await import("./domain/disclosure.ts");
-  const atoms = rows.map((r) => ({
-    attributes: { department: r.department, office: r.office, tenureBand: r.tenure_band, managerPath: r.manager_path },
-    count: r.n,
-    sum: r.answered,
-    histogram: new Map<number, number>(),
-  }));
-  const selected = new Partition(atoms, programme.min_group_size, false).select(filter);
+  const entry = await disclosureOf(service, wave, programme);
+  if (!entry.invited) {
+    const rows = await sql<{
+      department: string;
+      office: string;
+      tenure_band: string;
+      manager_path: string[];
+      n: number;
+      answered: number;
+    }>(
+      service.em(),
+      `select department, office, tenure_band, manager_path, count(*)::int as n,
+              count(*) filter (where answered)::int as answered
+       from ${T("invitations")} where wave_id = ? group by 1, 2, 3, 4`,
+      [wave.id],
+    );
+    const atoms = rows.map((r) => ({
+      attributes: {
+        department: r.department,
+        office: r.office,
+        tenureBand: r.tenure_band,
+        managerPath: r.manager_path,
+      },
+      count: r.n,
+      sum: r.answered,
+      histogram: new Map<number, number>(),
+    }));
+    entry.invited = new Partition(atoms, programme.min_group_size, false);
+  }
+  const selected = entry.invited.select(filter);
   if (!selected) return null;
   const invited = selected.reduce((s, a) => s + a.count, 0);
   const answered = selected.reduce((s, a) => s + a.sum, 0);
@@ -295,7 +327,10 @@ export function createPulseService(options: PulseServiceOptions = {}): moleculer
   return {
     name: "pulse",
     mixins: [databaseMixin(database)],
-    settings: { tenantId: DEV_TENANT_ID, pollMs: options.pollMs ?? Number(process.env.PULSE_POLL_MS ?? 60_000) },
+    settings: {
+      tenantId: DEV_TENANT_ID,
+      pollMs: options.pollMs ?? Number(process.env.PULSE_POLL_MS ?? 60_000),
+    },
     created(this: PulseThis) {
       const auth = configOf(this.broker).auth;
       this.settings.tenantId = auth.kind === "entra" ? auth.tenantId : DEV_TENANT_ID;
@@ -528,16 +563,12 @@ export function createPulseService(options: PulseServiceOptions = {}): moleculer
         await audit(this, caller, "heatmap", { waveId: wave.id }, { ...filter, dimension });
         const entry = await disclosureOf(this, wave, programme);
         const column = { department: "department", office: "office", tenureBand: "tenure_band" }[dimension];
-        const values = await sql<{ v: string }>(
-          this.em(),
-          `select distinct ${column} as v from ${T("invitations")} where wave_id = ? order by 1`,
-          [wave.id],
-        );
+        const values = await dimensionValues(this, wave, programme, column);
         const shown = entry.questions.filter((q) => q.kind !== "comment");
         return {
           dimension,
           questions: shown.map((q) => ({ questionId: q.id, text: q.text })),
-          rows: values.map(({ v }) => ({
+          rows: values.map((v) => ({
             value: v,
             means: shown.map((q) => {
               const r = entry.disclosure.questionResult(q.id, { ...filter, [dimension]: [v] });
@@ -630,12 +661,8 @@ export function createPulseService(options: PulseServiceOptions = {}): moleculer
           ["office", "office"],
           ["tenureBand", "tenure_band"],
         ] as const) {
-          const values = await sql<{ v: string }>(
-            this.em(),
-            `select distinct ${column} as v from ${T("invitations")} where wave_id = ? order by 1`,
-            [wave.id],
-          );
-          for (const { v } of values) scopes.push({ scope: `${dimension}=${v}`, filter: { [dimension]: [v] } });
+          for (const v of await dimensionValues(this, wave, programme, column))
+            scopes.push({ scope: `${dimension}=${v}`, filter: { [dimension]: [v] } });
         }
         const records: unknown[][] = [];
         for (const { scope, filter } of scopes) {

@@ -59,8 +59,14 @@ export type Filter = {
   subtree?: string;
 };
 
+const keys = new WeakMap<Attributes, string>();
 export function atomKey(a: Attributes): string {
-  return JSON.stringify([a.department, a.office, a.tenureBand, a.managerPath]);
+  let key = keys.get(a);
+  if (key === undefined) {
+    key = JSON.stringify([a.department, a.office, a.tenureBand, a.managerPath]);
+    keys.set(a, key);
+  }
+  return key;
 }
 
 export function matches(filter: Filter, a: Attributes): boolean {
@@ -72,19 +78,23 @@ export function matches(filter: Filter, a: Attributes): boolean {
   return true;
 }
 
-export type Cell = { atoms: Atom[]; count: number; histogram: Map<number, number> };
+export type Cell = { atoms: Atom[]; count: number; histogram: Map<number, number>; key: string };
 
 function cellOf(atoms: Atom[]): Cell {
   const histogram = new Map<number, number>();
   let count = 0;
+  let key: string | undefined;
   for (const atom of atoms) {
     count += atom.count;
     for (const [value, n] of atom.histogram) histogram.set(value, (histogram.get(value) ?? 0) + n);
+    const k = atomKey(atom.attributes);
+    if (key === undefined || k < key) key = k;
   }
-  return { atoms, count, histogram };
+  return { atoms, count, histogram, key: key ?? "" };
 }
 
-const merge = (a: Cell, b: Cell): Cell => cellOf([...a.atoms, ...b.atoms]);
+/** One cell of several, in linear time. */
+const union = (cells: readonly Cell[]): Cell => cellOf(cells.flatMap((c) => c.atoms));
 
 /**
  * A cell may be released when it holds at least `minimum` answers and, when values count, not everyone gave the
@@ -106,9 +116,8 @@ const LEVELS: ((a: Attributes) => string)[] = [
 ];
 
 function compareCells(a: Cell, b: Cell): number {
-  return a.count - b.count || cellKey(a).localeCompare(cellKey(b));
+  return a.count - b.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 }
-const cellKey = (c: Cell): string => c.atoms.map((a) => atomKey(a.attributes)).sort()[0] ?? "";
 
 /**
  * Cells of one node of the hierarchy: its children's cells with the small ones pooled together, and the pool
@@ -133,12 +142,12 @@ function partitionNode(atoms: Atom[], depth: number, minimum: number, valuesMatt
   const big = children.filter((c) => releasable(c, minimum, valuesMatter));
   const small = children.filter((c) => !releasable(c, minimum, valuesMatter));
   if (small.length === 0) return big;
-  let pool = small.reduce(merge);
+  const pool = union(small);
   if (releasable(pool, minimum, valuesMatter) || big.length === 0) return [...big, pool];
-  big.sort(compareCells);
+  let smallest = 0;
+  for (let i = 1; i < big.length; i++) if (compareCells(big[i]!, big[smallest]!) < 0) smallest = i;
   // The pool joins the smallest releasable sibling; a union with a releasable cell is releasable.
-  pool = merge(big[0]!, pool);
-  return [...big.slice(1), pool];
+  return [...big.filter((_, i) => i !== smallest), union([big[smallest]!, pool])];
 }
 
 /** The released cells of one wave's answers to one question: every cell releasable, covering all answers or none. */

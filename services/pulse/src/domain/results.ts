@@ -34,6 +34,8 @@ export type QuestionResult = {
 export class WaveDisclosure {
   readonly waveId: string;
   readonly #partitions = new Map<string, { scale: QuestionScale; partition: Partition }>();
+  /** A closed wave never changes: released aggregates are remembered per question and filter (bounded). */
+  readonly #memo = new Map<string, Aggregate | null>();
 
   constructor(wave: WaveAtoms, rules: DisclosureRules) {
     this.waveId = wave.waveId;
@@ -52,8 +54,14 @@ export class WaveDisclosure {
   aggregate(questionId: string, filter: Filter): Aggregate | null {
     const entry = this.#partitions.get(questionId);
     if (!entry) return null;
+    const key = `${questionId}|${filterKey(filter)}`;
+    const known = this.#memo.get(key);
+    if (known !== undefined) return known;
     const atoms = entry.partition.select(filter);
-    return atoms ? aggregate(atoms) : null;
+    const result = atoms ? aggregate(atoms) : null;
+    if (this.#memo.size > 50_000) this.#memo.clear();
+    this.#memo.set(key, result);
+    return result;
   }
 
   /** Which atoms' comments may be shown under a filter (null: none). */
@@ -93,6 +101,10 @@ export class WaveDisclosure {
       ),
     }));
   }
+}
+
+function filterKey(f: Filter): string {
+  return JSON.stringify([f.department ?? null, f.office ?? null, f.tenureBand ?? null, f.subtree ?? null]);
 }
 
 export { DIMENSIONS };
