@@ -241,6 +241,62 @@ test.serial(
   },
 );
 
+test.serial("employee events keep the person's language and zone: a hire in Vienna gets German", async (t) => {
+  const person = users()[10_030]!;
+  const service = broker.getLocalService("notifications") as unknown as {
+    schema: { domainEvents: Record<string, (this: unknown, event: unknown, em: unknown) => Promise<void>> };
+    em(): { transactional<T>(work: (em: unknown) => Promise<T>): Promise<T> };
+  };
+  const handle = (name: string, payload: Record<string, unknown>) =>
+    service
+      .em()
+      .transactional((em) =>
+        service.schema.domainEvents[name]!.call(
+          service,
+          { id: crypto.randomUUID(), name, payload, occurredAt: new Date().toISOString(), source: "people" },
+          em,
+        ),
+      );
+  await handle("employee.hired", {
+    tenantId: "7f1c4c3e-5a0b-4d2e-9a51-3c8f2b6d0e11",
+    objectId: person,
+    displayName: "Lena Huber",
+    mail: "lena.huber@contoso.example",
+    department: "Sales",
+    jobTitle: "Account Executive",
+    managerId: null,
+    country: "AT",
+    timeZone: "Europe/Vienna",
+    preferredLanguage: "de-AT",
+    hireDate: "2026-12-01",
+    source: "graph",
+  });
+  await handle("employee.updated", {
+    tenantId: "7f1c4c3e-5a0b-4d2e-9a51-3c8f2b6d0e11",
+    objectId: person,
+    fields: ["displayName"],
+    changes: { displayName: "Lena Huber-Maier" },
+  });
+  emulator.control.installApp(person);
+  const { requestId } = (await broker.call("notifications.notify", {
+    audience: { userIds: [person] },
+    templateId: "pulse.survey-open",
+    data: { surveyTitle: "Dezember-Puls", question: "Wie geht es dir?", closesAt: "2026-12-09T17:00:00Z" },
+    priority: "high",
+    dedupeKey: "pulse-lena",
+  })) as { requestId: string };
+  await waitFor(
+    "sent",
+    () => statusOf(requestId),
+    (s) => s.counts.sent === 1,
+    30_000,
+  );
+  const [activity] = emulator.control.activities(person) as unknown as Array<Record<string, any>>;
+  t.regex(JSON.stringify(activity), /Neue Pulsumfrage: Dezember-Puls \(endet Mittwoch, 9\. Dezember 2026\)/);
+  await handle("employee.erased", { tenantId: "7f1c4c3e-5a0b-4d2e-9a51-3c8f2b6d0e11", objectId: person });
+  t.is(((await statusOf(requestId)) as Status).items.length, 0, "erasure removes the person's notifications");
+});
+
 test.serial(
   "survey-load governor: feedback requests over the cap are suppressed and reported as blocked",
   async (t) => {
