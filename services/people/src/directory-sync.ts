@@ -294,7 +294,13 @@ async function syncPages(service: PeopleThis, owner: string, run: RunRow): Promi
       }
       await saveEmployees(em, [...toSave.values()], run.id);
       counts.seen = upserted.size;
-      await markSeen(em, tenantId, [...upserted], run.id);
+      // Those just saved carry the run already; the rest were re-sent unchanged.
+      await markSeen(
+        em,
+        tenantId,
+        [...upserted].filter((id) => !toSave.has(id)),
+        run.id,
+      );
       let finishedRun: RunRow | undefined;
       if (result.deltaLink) {
         if (kind === "full") counts.left += await markUnseenAsLeft(service, em, run.id, ctx);
