@@ -181,3 +181,50 @@ test.serial(
     t.is(creationsNamed("Knitters").length, 1);
   },
 );
+
+test.serial(
+  "permissions the tenant has not granted: clear errors naming them; webUrl is left out without Team.ReadBasic.All",
+  async (t) => {
+    const owner = ids()[435]!;
+    const { teamId } = await call(ctx(), "m365.createTeam", {
+      displayName: "Readers",
+      ownerIds: [owner],
+      idempotencyKey: "interest-group:readers",
+    });
+    for (const p of ["Channel.Create", "TeamMember.ReadWriteNonOwnerRole.All", "Team.Create", "Team.ReadBasic.All"]) {
+      emulator.control.revoke(p);
+    }
+    t.teardown(() => {
+      for (const p of ["Channel.Create", "TeamMember.ReadWriteNonOwnerRole.All", "Team.Create", "Team.ReadBasic.All"]) {
+        emulator.control.grant(p);
+      }
+    });
+    // A new node gets a new token, without the revoked permissions.
+    const node = await cluster.startNode();
+    const opts = { nodeID: node.nodeID };
+    const channel = await t.throwsAsync(call(ctx(), "m365.createChannel", { teamId, displayName: "New" }, opts));
+    t.like(channel, { code: 403, type: "M365_PERMISSION_MISSING" });
+    t.regex(channel!.message, /Channel\.Create/);
+    const members = await t.throwsAsync(
+      call(ctx(), "m365.addTeamMembers", { teamId, userIds: [ids()[436]!], role: "member" }, opts),
+    );
+    t.regex(members!.message, /TeamMember\.ReadWriteNonOwnerRole\.All/);
+    const created = await t.throwsAsync(
+      call(ctx(), "m365.createTeam", { displayName: "Denied", ownerIds: [owner], idempotencyKey: "denied" }, opts),
+    );
+    t.regex(created!.message, /Team\.Create/);
+    t.deepEqual(await sql(`select * from m365.team_creation where idempotency_key = 'denied'`), [], "nothing kept");
+
+    // Team.Create alone is enough to create a team; only its webUrl needs the read permission.
+    emulator.control.grant("Team.Create");
+    const other = await cluster.startNode();
+    const plain = await call(
+      ctx(),
+      "m365.createTeam",
+      { displayName: "No link", ownerIds: [owner], idempotencyKey: "interest-group:no-link" },
+      { nodeID: other.nodeID },
+    );
+    t.truthy(emulator.control.tenant.teams.ready(plain.teamId));
+    t.is(plain.webUrl, undefined);
+  },
+);
