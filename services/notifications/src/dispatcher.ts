@@ -183,7 +183,7 @@ export class Dispatcher {
       `update ${T("delivery")} d set claimed_until = ?, updated_at = ?
        where d.id in (
          select id from ${T("delivery")}
-         where status in ('queued', 'deferred') and next_attempt_at <= ? and (claimed_until is null or claimed_until < ?)
+         where status in ('queued', 'deferred', 'failed') and next_attempt_at <= ? and (claimed_until is null or claimed_until < ?)
          order by next_attempt_at limit ? for update skip locked)
        returning d.id, d.request_id, d.user_id, d.priority, d.attempts, d.digest, d.channels_done`,
       [new Date(now.getTime() + this.options.leaseMs), now, now, now, this.options.batchSize],
@@ -461,7 +461,10 @@ export class Dispatcher {
     );
   }
 
-  /** Sent when every planned channel went out; otherwise retried with backoff, or dead-lettered with the reason. */
+  /**
+   * Sent when every planned channel went out; otherwise failed (retried at next_attempt_at, with backoff), or
+   * dead-lettered with the reason after the last attempt or a permanent refusal.
+   */
   private async finish(
     rows: ClaimedRow[],
     plan: Map<string, TChannel[]>,
@@ -503,7 +506,7 @@ export class Dispatcher {
     }
     if (retry.length > 0) {
       await this.execute(
-        `update ${T("delivery")} d set status = 'queued', reason = v.reason, next_attempt_at = v.until,
+        `update ${T("delivery")} d set status = 'failed', reason = v.reason, next_attempt_at = v.until,
            attempts = attempts + 1, claimed_until = null, updated_at = ?
          from jsonb_to_recordset(?::jsonb) as v(id uuid, until timestamptz, reason text) where d.id = v.id`,
         [now, JSON.stringify(retry)],

@@ -297,6 +297,45 @@ test.serial("employee events keep the person's language and zone: a hire in Vien
   t.is(((await statusOf(requestId)) as Status).items.length, 0, "erasure removes the person's notifications");
 });
 
+test.serial("a person Teams no longer knows: dead-lettered with the reason, and the event goes out", async (t) => {
+  const person = users()[10_040]!;
+  await broker.call(
+    "notifications.updateMyPreferences",
+    { channels: { teamsCard: true, activityFeed: false, mail: false } },
+    asMe(person),
+  );
+  emulator.control.remove(person);
+  const { requestId } = (await broker.call("notifications.notify", {
+    audience: { userIds: [person] },
+    templateId: "onboarding.task-due",
+    data: { taskTitle: "Sign the NDA", dueAt: "2026-12-03T08:00:00Z", description: "" },
+    priority: "high",
+    dedupeKey: "nda-removed-person",
+    actions: [{ verb: "onboarding.completeTask", title: "Done", data: { taskId: "t-9" } }],
+  })) as { requestId: string };
+  const status = await waitFor(
+    "dead-lettered",
+    () => statusOf(requestId),
+    (s) => s.counts.deadLettered === 1,
+    60_000,
+  );
+  t.regex(status.items[0]!.reason!, /^teamsCard: /);
+  const overview = (await broker.call(
+    "notifications.getDeliveryStatus",
+    { requestId, limit: 10 },
+    { meta: { caller: { tenantId: "7f1c4c3e-5a0b-4d2e-9a51-3c8f2b6d0e11", objectId: person, roles: ["HR"] } } },
+  )) as { deadLetters: Array<{ userId: string; reason: string }> };
+  t.deepEqual(
+    overview.deadLetters.map((d) => d.userId),
+    [person],
+  );
+  const events = await query(
+    env.env.DATABASE_URL!,
+    `select payload from notifications.outbox where event = 'notification.dead-lettered'`,
+  );
+  t.true(events.some((e: { payload: { userId: string } }) => e.payload.userId === person));
+});
+
 test.serial(
   "survey-load governor: feedback requests over the cap are suppressed and reported as blocked",
   async (t) => {
