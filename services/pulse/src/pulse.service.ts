@@ -24,6 +24,7 @@ import {
   configOf,
   type DatabaseThis,
   DEV_TENANT_ID,
+  type DomainEvent,
   databaseMixin,
   ForbiddenError,
   hasAnyRole,
@@ -353,6 +354,20 @@ export function createPulseService(options: PulseServiceOptions = {}): moleculer
       clearInterval(this.timer);
       this.timer = undefined;
       await this.polling;
+    },
+    domainEvents: {
+      async "employee.hired"(
+        this: PulseThis,
+        event: DomainEvent<{ objectId: string; hireDate: string }>,
+        em: EntityManager,
+      ) {
+        await sql(
+          em,
+          `insert into ${T("new_hires")} (user_id, hire_date, recorded_at) values (?, ?, now())
+           on conflict (user_id) do update set hire_date = excluded.hire_date`,
+          [event.payload.objectId, event.payload.hireDate],
+        );
+      },
     },
     methods: {
       /** Opens waves that are due, sends invitations whose local opening time has come, closes finished waves. */

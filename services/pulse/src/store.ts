@@ -228,6 +228,19 @@ export async function openNextWave(service: PulseThis, programmeId: string, opts
   const everyone = await directory(service);
   const paths = managerPaths(everyone.map((p) => ({ id: p.id, managerId: p.managerId })));
   const since = last?.opens_on ?? addDays(opensOn, -31);
+  // New hires come from employee.hired (directory events), recorded in new_hires.
+  const hires =
+    programme.audience_kind === "newHires"
+      ? new Map(
+          (
+            await sql<{ user_id: string; hire_date: string }>(
+              em,
+              `select user_id, hire_date from ${T("new_hires")} where hire_date > ? and hire_date <= ?`,
+              [addDays(since, -90), opensOn],
+            )
+          ).map((r) => [r.user_id, r.hire_date]),
+        )
+      : new Map<string, string>();
   const audience = everyone.filter((p) => {
     if (p.status === "left") return false;
     switch (programme.audience_kind) {
@@ -236,13 +249,7 @@ export async function openNextWave(service: PulseThis, programmeId: string, opts
       case "offices":
         return programme.audience_values.includes(p.office ?? "");
       case "newHires":
-        return (
-          !!p.hireDate &&
-          [30, 90].some((d) => {
-            const on = addDays(p.hireDate!, d);
-            return on > since && on <= opensOn;
-          })
-        );
+        return newHireDue(hires.get(p.id), since, opensOn);
       default:
         return true;
     }
@@ -304,6 +311,15 @@ export async function openNextWave(service: PulseThis, programmeId: string, opts
   });
   service.logger.info("Pulse wave opened", { programmeId, waveId, number, invited: invitees.length });
   return { id: waveId, invited: invitees.length, suppressedByGovernor: audience.length - invitees.length };
+}
+
+/** Day 30 or day 90 after the hire date falls after the previous wave opened and by this one. */
+export function newHireDue(hireDate: string | undefined, since: string, opensOn: string): boolean {
+  if (!hireDate) return false;
+  return [30, 90].some((d) => {
+    const on = addDays(hireDate, d);
+    return on > since && on <= opensOn;
+  });
 }
 
 function addDays(day: string, days: number): string {

@@ -223,3 +223,23 @@ test("results: nothing while open, then only groups of five, every view audited;
     ["results", "results", "results", "results", "results", "export", "comments"],
   );
 });
+
+test("a new-hire programme invites those whose day 30 or 90 has come, from employee.hired", async (t) => {
+  const h = await startPulse(t, people);
+  const hr = await h.token(HR, ["HR"]);
+  const handler = (h.pulse.schema as any).domainEvents["employee.hired"];
+  const hired = new Date(Date.now() - 40 * 86_400_000).toISOString().slice(0, 10);
+  await h.pulse.transaction((em) =>
+    handler.call(h.pulse, { payload: { objectId: oid("eng10@contoso.test"), hireDate: hired } }, em),
+  );
+  const created = await h.http("POST", "/api/v1/pulse/programmes", {
+    token: hr,
+    body: { name: "New hires", audience: { kind: "newHires", values: [] } },
+  });
+  const opened = await h.http("POST", `/api/v1/pulse/programmes/${created.json.id}/waves`, { token: hr });
+  t.is(opened.status, 201, opened.text);
+  t.is(opened.json.invited, 1);
+  const [invitation] = await h.sql(`select user_id, tenure_band from pulse.invitations`);
+  t.is(invitation.user_id, oid("eng10@contoso.test"));
+  t.is(invitation.tenure_band, "<6m");
+});

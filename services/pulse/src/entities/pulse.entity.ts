@@ -162,3 +162,15 @@ export const ResultsView = defineEntity({
     viewedAt: p.datetime().onCreate(() => new Date()),
   },
 });
+
+/** Hire dates from employee.hired (directory events): the new-hire audiences at day 30 and 90. */
+export const NewHire = defineEntity({
+  name: "NewHire",
+  tableName: "new_hires",
+  indexes: [{ name: "new_hires_hire_date_idx", properties: ["hireDate"] }],
+  properties: {
+    userId: p.uuid().primary(),
+    hireDate: p.string().length(10),
+    recordedAt: p.datetime().onCreate(() => new Date()),
+  },
+});
