@@ -2,7 +2,7 @@
 // Microsoft's published limit for the bulk feed (2 calls per second per app and tenant) on a scaled clock. The floor
 // is what that limit allows: 1,000 calls of 100, the first 2 at once, the rest at 2 per (1/scale) s.
 //
-//   npm run bench -- fanout [recipients=100000] [scale=50]
+//   npm run bench -- fanout [recipients=100000] [scale=20]
 import path from "node:path";
 import { m365ClientEnv, startGraphEmulator } from "@hearth/graph-emulator";
 import { REPO_ROOT } from "@hearth/platform";
@@ -17,7 +17,7 @@ type Status = { counts: Record<string, number> };
 
 export async function run(args: string[]) {
   const recipients = Number(args[0] ?? 100_000);
-  const scale = Number(args[1] ?? 50);
+  const scale = Number(args[1] ?? 20);
   const emulator = await startGraphEmulator({
     port: 0,
     tenant: { users: recipients, seed: "fanout-bench" },
