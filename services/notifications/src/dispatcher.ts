@@ -111,8 +111,12 @@ function retryAfterOf(error: unknown): number | undefined {
   return undefined;
 }
 
-function isPermanent(error: unknown): boolean {
-  const code = (error as { code?: number })?.code;
+/** The broker's own "no m365 node now" errors carry 404/503: m365 being away is retried, never a dead letter. */
+const TRANSIENT_TYPES = new Set(["SERVICE_NOT_FOUND", "SERVICE_NOT_AVAILABLE", "REQUEST_TIMEOUT", "REQUEST_SKIPPED"]);
+
+export function isPermanent(error: unknown): boolean {
+  const { code, type } = (error ?? {}) as { code?: number; type?: string };
+  if (type && TRANSIENT_TYPES.has(type)) return false;
   return typeof code === "number" && code >= 400 && code < 500 && code !== 408 && code !== 429;
 }
 

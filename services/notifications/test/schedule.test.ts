@@ -98,3 +98,14 @@ test("backoff grows, and never undercuts Retry-After", (t) => {
   t.true(backoffMs(5, undefined, 1000) >= 8000);
   t.true(backoffMs(1, 30_000, 1000) >= 30_000);
 });
+
+test("m365 away (no node, timeout) or throttling is retried; a refusal by Graph is permanent", async (t) => {
+  const { isPermanent } = await import("../src/dispatcher.ts");
+  const moleculer = (await import("moleculer")).default;
+  t.false(isPermanent(new moleculer.Errors.ServiceNotFoundError({ action: "m365.sendBotCard" })));
+  t.false(isPermanent(new moleculer.Errors.RequestTimeoutError({ action: "m365.sendBotCard" })));
+  t.false(isPermanent({ code: 429, type: "M365_THROTTLED" }));
+  t.false(isPermanent({ code: 503, type: "M365_UNAVAILABLE" }));
+  t.true(isPermanent({ code: 404, type: "M365_GRAPH_ERROR" }));
+  t.true(isPermanent({ code: 403, type: "M365_PERMISSION_MISSING" }));
+});
