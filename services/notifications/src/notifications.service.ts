@@ -207,6 +207,15 @@ export function createNotificationsService(options: NotificationsServiceOptions 
             [requestId, p.dedupeKey, p.kind ?? null, p.priority, now, now, now, JSON.stringify(rows)],
           );
           const accepted = Number(created.find((c) => c.status === "queued")?.n ?? 0);
+          if (inserted.length === 0) {
+            // Another part of the same audience (same dedupe key): the request counts everyone it reaches.
+            await sql(
+              em,
+              `update ${T("request")} set recipients = (select count(*) from ${T("delivery")} where request_id = ?)
+               where id = ?`,
+              [requestId, requestId],
+            );
+          }
           return { requestId, accepted, suppressed: userIds.length - accepted };
         });
         this.logger.info("Notification accepted", { templateId: p.templateId, ...result });
