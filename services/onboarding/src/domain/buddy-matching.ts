@@ -141,10 +141,16 @@ function overlapFromOffsets(
   return Math.max(0, best) / 60;
 }
 
-function monthsBetween(from: string, to: string): number {
-  const a = DateTime.fromISO(from, { zone: "utc" });
-  const b = DateTime.fromISO(to, { zone: "utc" });
-  return b.diff(a, "months").months;
+const tenureCutoffs = new Map<string, string>();
+/** The latest hire date that has `months` of tenure on `today`. */
+function tenureCutoff(today: string, months: number): string {
+  const key = `${today}|${months}`;
+  let cutoff = tenureCutoffs.get(key);
+  if (cutoff === undefined) {
+    cutoff = DateTime.fromISO(today, { zone: "utc" }).minus({ months }).toISODate() as string;
+    tenureCutoffs.set(key, cutoff);
+  }
+  return cutoff;
 }
 
 /** Candidate-only rules (no hire involved): checked once per candidate. */
@@ -152,7 +158,10 @@ export function candidateBlocks(c: BuddyCandidate, rules: HardRules, today: stri
   const reasons: BlockReason[] = [];
   if (rules.requireActive && !c.active) reasons.push("inactive");
   if (rules.requireOptIn && !c.optedIn) reasons.push("not-opted-in");
-  if (rules.minTenureMonths !== null && (!c.hireDate || monthsBetween(c.hireDate, today) < rules.minTenureMonths))
+  if (
+    rules.minTenureMonths !== null &&
+    (!c.hireDate || c.hireDate.slice(0, 10) > tenureCutoff(today, rules.minTenureMonths))
+  )
     reasons.push("tenure");
   if (remainingCapacity(c, rules) <= 0) reasons.push("capacity");
   if (rules.respectPause && c.pausedUntil && c.pausedUntil > today) reasons.push("paused");
@@ -286,8 +295,11 @@ interface Encoded {
   office: Int32Array;
   mgr0: Int32Array;
   mgr1: Int32Array;
-  interests: Uint32Array[];
-  languages: Uint32Array[];
+  /** Bit sets, `interestWords` / `languageWords` words per person, flat. */
+  interests: Uint32Array;
+  interestWords: number;
+  languages: Uint32Array;
+  languageWords: number;
   seniority: Float64Array;
   zone: Int32Array;
 }
@@ -325,8 +337,10 @@ function encode(
     office: new Int32Array(n),
     mgr0: new Int32Array(n),
     mgr1: new Int32Array(n),
-    interests: [],
-    languages: [],
+    interests: new Uint32Array(0),
+    interestWords: 0,
+    languages: new Uint32Array(0),
+    languageWords: 0,
     seniority: new Float64Array(n),
     zone: new Int32Array(n),
   };
@@ -345,21 +359,18 @@ function encode(
     interestIds.push(p.interests.map((x) => (interners.interest as Interner).id(x.toLowerCase())));
     languageIds.push(p.languages.map((x) => (interners.language as Interner).id(x.toLowerCase())));
   }
-  const masks = (ids: number[], words: number) => {
-    const mask = new Uint32Array(words);
-    for (const id of ids) mask[id >> 5] = (mask[id >> 5] as number) | (1 << (id & 31));
-    return mask;
+  const masks = (all: number[][], w: number) => {
+    const flat = new Uint32Array(all.length * w);
+    all.forEach((ids, i) => {
+      for (const id of ids) flat[i * w + (id >> 5)] = (flat[i * w + (id >> 5)] as number) | (1 << (id & 31));
+    });
+    return flat;
   };
-  const w = words((interners.interest as Interner).size);
-  for (const ids of interestIds) e.interests.push(masks(ids, w));
-  const wl = words((interners.language as Interner).size);
-  for (const ids of languageIds) e.languages.push(masks(ids, wl));
+  e.interestWords = words((interners.interest as Interner).size);
+  e.interests = masks(interestIds, e.interestWords);
+  e.languageWords = words((interners.language as Interner).size);
+  e.languages = masks(languageIds, e.languageWords);
   return e;
-}
-
-function intersects(a: Uint32Array, b: Uint32Array): boolean {
-  for (let k = 0; k < a.length; k++) if (((a[k] as number) & (b[k] as number)) !== 0) return true;
-  return false;
 }
 
 /** Score in thousandths, as scorePair computes it, from the encoded arrays. */
@@ -373,10 +384,14 @@ function fastScore(h: Encoded, i: number, c: Encoded, j: number, w: SoftWeights)
     const cm1 = c.mgr1[j] as number;
     neighbour = hm0 !== -1 && cm0 !== -1 && (hm0 === cm0 || (hm1 !== -1 && hm1 === cm1) || hm1 === cm0 || cm1 === hm0);
   }
-  const hi = h.interests[i] as Uint32Array;
-  const ci = c.interests[j] as Uint32Array;
+  const wi = h.interestWords;
   let shared = 0;
-  for (let k = 0; k < hi.length; k++) shared += popcount((hi[k] as number) & (ci[k] as number));
+  for (let k = 0; k < wi; k++)
+    shared += popcount((h.interests[i * wi + k] as number) & (c.interests[j * wi + k] as number));
+  const wl = h.languageWords;
+  let language = false;
+  for (let k = 0; k < wl; k++)
+    if (((h.languages[i * wl + k] as number) & (c.languages[j * wl + k] as number)) !== 0) language = true;
   const gap = (c.seniority[j] as number) - (h.seniority[i] as number);
   const fit = Math.max(0, 1 - Math.abs(gap - w.idealSeniorityGap) / 3);
   const score =
@@ -384,7 +399,7 @@ function fastScore(h: Encoded, i: number, c: Encoded, j: number, w: SoftWeights)
     (neighbour ? w.neighbouringTeam : 0) +
     (h.office[i] !== -1 && h.office[i] === c.office[j] ? w.office : 0) +
     Math.min(3, shared) * w.interest +
-    (intersects(h.languages[i] as Uint32Array, c.languages[j] as Uint32Array) ? w.language : 0) +
+    (language ? w.language : 0) +
     fit * w.seniority;
   return Math.round(score * 1000);
 }
@@ -466,14 +481,13 @@ function prepare(hires: readonly NewHire[], candidates: readonly BuddyCandidate[
     const top: Array<[number, number]> = [];
     let count = 0;
     for (let j = 0; j < pool.length; j++) {
-      if (zoneOk[zi + (C.zone[j] as number)] === 0 || blocked.has(j)) continue;
+      if (zoneOk[zi + (C.zone[j] as number)] === 0) continue;
+      // Counts the few management-chain candidates too: an upper bound is all the widening needs.
       count++;
       const s = fastScore(H, i, C, j, weights);
-      if (top.length >= keep) {
-        const worst = top[top.length - 1] as [number, number];
-        if (s <= worst[1]) continue;
-        top.pop();
-      }
+      if (top.length >= keep && s <= ((top[top.length - 1] as [number, number])[1] as number)) continue;
+      if (blocked.has(j)) continue;
+      if (top.length >= keep) top.pop();
       let at = top.length;
       while (at > 0 && ((top[at - 1] as [number, number])[1] as number) < s) at--;
       top.splice(at, 0, [j, s]);

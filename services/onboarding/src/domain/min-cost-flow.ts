@@ -42,8 +42,6 @@ export class MinCostFlow {
     const n = this.graph.length;
     const dist = new Float64Array(n);
     const visited = new Uint8Array(n);
-    const prevNode = new Int32Array(n);
-    const prevEdge = new Int32Array(n);
     let flow = 0;
     let cost = 0;
     const heap = new BinaryHeap();
@@ -67,8 +65,6 @@ export class MinCostFlow {
           const nd = dv + e.cost - (this.dual[e.to] as number) + dualV;
           if (nd < (dist[e.to] as number)) {
             dist[e.to] = nd;
-            prevNode[e.to] = v;
-            prevEdge[e.to] = i;
             heap.push(nd, e.to);
           }
         }
@@ -78,23 +74,81 @@ export class MinCostFlow {
       for (let v = 0; v < n; v++) {
         if (visited[v]) this.dual[v] = (this.dual[v] as number) - (dt - (dist[v] as number));
       }
-      let push = limit - flow;
-      for (let v = t; v !== s; v = prevNode[v] as number) {
-        const e = (this.graph[prevNode[v] as number] as FlowEdge[])[prevEdge[v] as number] as FlowEdge;
-        push = Math.min(push, e.cap);
-      }
-      for (let v = t; v !== s; v = prevNode[v] as number) {
-        const e = (this.graph[prevNode[v] as number] as FlowEdge[])[prevEdge[v] as number] as FlowEdge;
-        e.cap -= push;
-        ((this.graph[v] as FlowEdge[])[e.rev] as FlowEdge).cap += push;
-      }
-      flow += push;
-      cost += push * -(this.dual[s] as number);
+      // Primal-dual: after the dual update every shortest path runs over edges of reduced cost 0 between
+      // visited nodes; send along as many of them as a depth-first search finds before the next Dijkstra.
+      const pathCost = -(this.dual[s] as number);
+      const sent = this.#augmentAdmissible(s, t, limit - flow, visited);
+      flow += sent;
+      cost += sent * pathCost;
     }
     return { flow, cost };
   }
-}
 
+  #augmentAdmissible(s: number, t: number, limit: number, visited: Uint8Array): number {
+    const n = this.graph.length;
+    const next = new Int32Array(n);
+    const dead = new Uint8Array(n);
+    const onPath = new Uint8Array(n);
+    const stackNode: number[] = [];
+    const stackEdge: number[] = [];
+    let sent = 0;
+    while (sent < limit) {
+      // One path by iterative DFS with a current-edge pointer per node (dead ends are never revisited).
+      stackNode.length = 0;
+      stackEdge.length = 0;
+      let v = s;
+      let found = false;
+      while (!found) {
+        const edges = this.graph[v] as FlowEdge[];
+        let advanced = false;
+        while ((next[v] as number) < edges.length) {
+          const i = next[v] as number;
+          const e = edges[i] as FlowEdge;
+          if (
+            e.cap > 0 &&
+            visited[e.to] &&
+            !dead[e.to] &&
+            !onPath[e.to] &&
+            e.cost - (this.dual[e.to] as number) + (this.dual[v] as number) === 0
+          ) {
+            stackNode.push(v);
+            stackEdge.push(i);
+            onPath[v] = 1;
+            v = e.to;
+            advanced = true;
+            break;
+          }
+          next[v] = i + 1;
+        }
+        if (v === t) {
+          found = true;
+          break;
+        }
+        if (!advanced) {
+          dead[v] = 1;
+          if (stackNode.length === 0) return sent;
+          v = stackNode.pop() as number;
+          stackEdge.pop();
+          onPath[v] = 0;
+          next[v] = (next[v] as number) + 1;
+        }
+      }
+      for (const u of stackNode) onPath[u] = 0;
+      let push = limit - sent;
+      for (let k = 0; k < stackNode.length; k++) {
+        const e = (this.graph[stackNode[k] as number] as FlowEdge[])[stackEdge[k] as number] as FlowEdge;
+        push = Math.min(push, e.cap);
+      }
+      for (let k = 0; k < stackNode.length; k++) {
+        const e = (this.graph[stackNode[k] as number] as FlowEdge[])[stackEdge[k] as number] as FlowEdge;
+        e.cap -= push;
+        ((this.graph[e.to] as FlowEdge[])[e.rev] as FlowEdge).cap += push;
+      }
+      sent += push;
+    }
+    return sent;
+  }
+}
 /** A binary min-heap of (key, node) pairs in parallel typed arrays, grown as needed. */
 class BinaryHeap {
   #keys = new Float64Array(1024);
