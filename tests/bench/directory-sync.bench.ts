@@ -107,7 +107,10 @@ async function control(agent: https.Agent, info: EmulatorInfo, method: string, p
 export async function run(args: string[]) {
   const people = Number(args[0] ?? 100_000);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-emulator-"));
-  console.log(`Seeding an emulator tenant of ${people} people (throttling: Microsoft's limits, real clock)...`);
+  console.log(
+    `Seeding an emulator tenant of ${people} people (throttling: Microsoft's published limits on the real clock, ` +
+      "time scale 1, so the same limits bind the raw loop and Hearth and Hearth's budgets must stay inside them)...",
+  );
   const { info, proc } = await startEmulator(people, dataDir);
   const agent = new https.Agent({ keepAlive: true, ca: fs.readFileSync(info.caCertPath) });
   const env = await createTestEnvironment();
