@@ -23,7 +23,8 @@ test("hearth sync: progress lines, a summary, then only changes; --full reads ev
   const sync = async (...args: string[]) => {
     const { stdout } = await promisify(execFile)(process.execPath, [CLI, "sync", ...args], {
       cwd: REPO_ROOT,
-      env: { ...process.env, ...env.env, ...m365ClientEnv(emulator) },
+      // Pages of 20, so that progress shows between pages.
+      env: { ...process.env, ...env.env, ...m365ClientEnv(emulator), PEOPLE_SYNC_PAGE_SIZE: "20" },
     });
     return stdout;
   };
