@@ -3,6 +3,7 @@ import type { ActionContract, EventContract } from "./define.ts";
 import * as gateway from "./gateway.contract.ts";
 import * as m365 from "./m365.contract.ts";
 import * as notifications from "./notifications.contract.ts";
+import * as onboarding from "./onboarding.contract.ts";
 import * as people from "./people.contract.ts";
 import * as pulse from "./pulse.contract.ts";
 import * as teams from "./teams.contract.ts";
@@ -33,6 +34,22 @@ export const actionContracts = {
   "notifications.updateMyPreferences": notifications.updateMyPreferences,
   "notifications.listMyNotifications": notifications.listMyNotifications,
   "notifications.getDeliveryStatus": notifications.getDeliveryStatus,
+  "onboarding.saveTemplate": onboarding.saveTemplate,
+  "onboarding.listTemplates": onboarding.listTemplates,
+  "onboarding.startJourney": onboarding.startJourney,
+  "onboarding.getJourney": onboarding.getJourney,
+  "onboarding.getMyJourney": onboarding.getMyJourney,
+  "onboarding.listMyTasks": onboarding.listMyTasks,
+  "onboarding.completeTask": onboarding.completeTask,
+  "onboarding.handleCardAction": onboarding.handleOnboardingCardAction,
+  "onboarding.updateMyBuddyProfile": onboarding.updateMyBuddyProfile,
+  "onboarding.runBuddyMatching": onboarding.runBuddyMatching,
+  "onboarding.assignBuddy": onboarding.assignBuddy,
+  "onboarding.respondToBuddyRequest": onboarding.respondToBuddyRequest,
+  "onboarding.submitCheckin": onboarding.submitCheckin,
+  "onboarding.needsAttention": onboarding.needsAttention,
+  "onboarding.getReports": onboarding.getReports,
+  "onboarding.runNudges": onboarding.runNudges,
   "people.listEmployees": people.listEmployees,
   "people.getEmployee": people.getEmployee,
   "people.getOrgChart": people.getOrgChart,
@@ -67,6 +84,13 @@ export const eventContracts = {
   "employee.left": people.employeeLeft,
   "employee.erased": people.employeeErased,
   "notification.dead-lettered": notifications.notificationDeadLettered,
+  "onboarding.journey.started": onboarding.journeyStarted,
+  "onboarding.task.completed": onboarding.taskCompleted,
+  "onboarding.journey.completed": onboarding.journeyCompleted,
+  "onboarding.buddy.assigned": onboarding.buddyAssigned,
+  "onboarding.buddy.accepted": onboarding.buddyAccepted,
+  "onboarding.buddy.declined": onboarding.buddyDeclined,
+  "onboarding.checkin.submitted": onboarding.checkinSubmitted,
 } as const satisfies Record<string, EventContract>;
 
 export type ActionRegistry = typeof actionContracts;

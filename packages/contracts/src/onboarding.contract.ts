@@ -1,0 +1,371 @@
+import { z } from "zod";
+import { defineAction, defineEvent } from "./define.ts";
+import { defineCardActionHandler } from "./teams.contract.ts";
+
+const EVERYONE = ["Employee", "CommunityManager", "HR", "Admin"] as const;
+const HR_OR_ADMIN = ["HR", "Admin"] as const;
+const ZDate = z.iso.date();
+
+export const ZStepOwner = z.enum(["newHire", "buddy", "manager", "hr"]);
+
+export const ZTemplateStep = z.object({
+  key: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]*$/, "a key like day-one-setup")
+    .max(64),
+  title: z.string().min(1).max(300),
+  offsetDays: z.number().int().describe("days from the hire date; negative = pre-boarding"),
+  unit: z.enum(["working", "calendar"]).default("working"),
+  owner: ZStepOwner,
+  content: z.string().max(5000).default("").describe("handlebars over person.*, manager.*, buddy.*, company.name"),
+  link: z.url().max(2000).nullable().optional(),
+  requiresConfirmation: z.boolean().default(true),
+});
+
+export const ZAudienceRule = z.object({
+  departments: z.array(z.string().max(200)).max(100).optional(),
+  offices: z.array(z.string().max(200)).max(100).optional(),
+  countries: z.array(z.string().length(2)).max(100).optional(),
+  jobTitlePattern: z.string().max(200).optional().describe("case-insensitive regular expression"),
+});
+
+export const ZJourneyTemplate = z.object({
+  id: z.guid(),
+  name: z.string(),
+  version: z.number().int(),
+  audience: ZAudienceRule,
+  priority: z.number().int(),
+  steps: z.array(ZTemplateStep),
+  active: z.boolean(),
+  createdAt: z.iso.datetime(),
+});
+
+export const saveTemplate = defineAction({
+  name: "onboarding.saveTemplate",
+  summary:
+    "Create a journey template, or a new version of one (running journeys keep their version). Refused with the " +
+    "step and the reason when a step does not compile, uses an unknown field or has an offset out of range",
+  rest: "POST /onboarding/templates",
+  access: { roles: HR_OR_ADMIN },
+  params: z.object({
+    name: z.string().min(1).max(200),
+    audience: ZAudienceRule.default({}),
+    priority: z.number().int().min(-100).max(100).default(0),
+    steps: z.array(ZTemplateStep).min(1).max(100),
+  }),
+  result: ZJourneyTemplate,
+  tags: ["Onboarding"],
+});
+
+export const listTemplates = defineAction({
+  name: "onboarding.listTemplates",
+  summary: "The latest version of every journey template",
+  rest: "GET /onboarding/templates",
+  access: { roles: HR_OR_ADMIN },
+  params: z.object({}),
+  result: z.object({ items: z.array(ZJourneyTemplate) }),
+  tags: ["Onboarding"],
+});
+
+export const ZTask = z.object({
+  id: z.guid(),
+  journeyId: z.guid(),
+  stepKey: z.string(),
+  title: z.string(),
+  content: z.string(),
+  link: z.string().nullable(),
+  owner: ZStepOwner,
+  ownerId: z.guid().nullable(),
+  newHireId: z.guid(),
+  newHireName: z.string().nullable(),
+  dueDate: ZDate,
+  dueAt: z.iso.datetime(),
+  status: z.enum(["open", "done", "skipped"]),
+  requiresConfirmation: z.boolean(),
+  completedAt: z.iso.datetime().nullable(),
+});
+export type TTask = z.infer<typeof ZTask>;
+
+export const ZJourney = z.object({
+  id: z.guid(),
+  newHireId: z.guid(),
+  newHireName: z.string().nullable(),
+  templateId: z.guid(),
+  templateName: z.string(),
+  templateVersion: z.number().int(),
+  hireDate: ZDate,
+  status: z.enum(["active", "completed", "ended"]),
+  buddyId: z.guid().nullable(),
+  buddyStatus: z.enum(["none", "proposed", "accepted"]),
+  progress: z.object({ done: z.number().int(), total: z.number().int() }),
+  tasks: z.array(ZTask),
+});
+
+export const startJourney = defineAction({
+  name: "onboarding.startJourney",
+  summary: "Start someone's journey by hand (it starts by itself on employee.hired); idempotent per person",
+  rest: "POST /onboarding/journeys",
+  access: { roles: HR_OR_ADMIN },
+  idempotent: true,
+  params: z.object({ employeeId: z.guid(), templateId: z.guid().optional() }),
+  result: ZJourney,
+  tags: ["Onboarding"],
+});
+
+export const getJourney = defineAction({
+  name: "onboarding.getJourney",
+  summary: "A journey with all its tasks (the new hire, their manager and buddy, HR)",
+  rest: "GET /onboarding/journeys/:id",
+  access: { roles: EVERYONE },
+  params: z.object({ id: z.guid() }),
+  result: ZJourney,
+  tags: ["Onboarding"],
+});
+
+export const getMyJourney = defineAction({
+  name: "onboarding.getMyJourney",
+  summary: "The signed-in new hire's journey: today's tasks and the whole plan",
+  rest: "GET /me/onboarding",
+  access: { roles: EVERYONE },
+  params: z.object({}),
+  result: z.object({ journey: ZJourney.nullable(), today: z.array(ZTask) }),
+  tags: ["Onboarding"],
+});
+
+export const listMyTasks = defineAction({
+  name: "onboarding.listMyTasks",
+  summary: "Tasks the signed-in person owns for new hires (as manager, buddy or HR)",
+  rest: "GET /me/onboarding/tasks",
+  access: { roles: EVERYONE },
+  params: z.object({ status: z.enum(["open", "done", "all"]).default("open") }),
+  result: z.object({ items: z.array(ZTask) }),
+  tags: ["Onboarding"],
+});
+
+export const completeTask = defineAction({
+  name: "onboarding.completeTask",
+  summary: "Mark a task done (its owner, or HR); completing the last one completes the journey",
+  rest: "POST /onboarding/tasks/:id/complete",
+  access: { roles: EVERYONE },
+  idempotent: true,
+  params: z.object({ id: z.guid() }),
+  result: ZTask,
+  tags: ["Onboarding"],
+});
+
+export const handleOnboardingCardAction = defineCardActionHandler(
+  "onboarding.handleCardAction",
+  "Action.Execute from onboarding cards: onboarding.completeTask {taskId}, onboarding.acceptBuddy / " +
+    "onboarding.declineBuddy {journeyId}, onboarding.checkin {journeyId, week, rating}",
+);
+
+export const ZBuddyProfile = z.object({
+  employeeId: z.guid(),
+  optedIn: z.boolean(),
+  interests: z.array(z.string().max(60)).max(20),
+  languages: z.array(z.string().max(20)).max(10),
+  capacity: z.number().int().min(1).max(3),
+  pausedUntil: ZDate.nullable(),
+});
+
+export const updateMyBuddyProfile = defineAction({
+  name: "onboarding.updateMyBuddyProfile",
+  summary: "Opt in (or out) as a buddy: interests, languages, how many new hires at once (1–3), pause until a date",
+  rest: "PUT /me/buddy-profile",
+  access: { roles: EVERYONE },
+  idempotent: true,
+  params: ZBuddyProfile.omit({ employeeId: true }).partial({ pausedUntil: true }),
+  result: ZBuddyProfile,
+  tags: ["Onboarding", "Buddies"],
+});
+
+export const ZBuddyMatch = z.object({
+  journeyId: z.guid(),
+  newHireId: z.guid(),
+  buddyId: z.guid(),
+  score: z.number(),
+  explanation: z.string(),
+});
+
+export const runBuddyMatching = defineAction({
+  name: "onboarding.runBuddyMatching",
+  summary: "Match every new hire still without a buddy, optimally for the whole batch",
+  rest: "POST /onboarding/buddies/match",
+  access: { roles: HR_OR_ADMIN },
+  params: z.object({}),
+  result: z.object({ matches: z.array(ZBuddyMatch), unmatched: z.array(z.guid()) }),
+  tags: ["Onboarding", "Buddies"],
+});
+
+export const assignBuddy = defineAction({
+  name: "onboarding.assignBuddy",
+  summary: "HR override: this buddy for this journey (hard rules are reported, not enforced)",
+  rest: "PUT /onboarding/journeys/:journeyId/buddy",
+  access: { roles: HR_OR_ADMIN },
+  idempotent: true,
+  params: z.object({ journeyId: z.guid(), buddyId: z.guid() }),
+  result: ZBuddyMatch.extend({ warnings: z.array(z.string()) }),
+  tags: ["Onboarding", "Buddies"],
+});
+
+export const respondToBuddyRequest = defineAction({
+  name: "onboarding.respondToBuddyRequest",
+  summary: "The proposed buddy accepts or declines (a decline matches the new hire again)",
+  rest: "POST /onboarding/journeys/:journeyId/buddy/response",
+  access: { roles: EVERYONE },
+  params: z.object({ journeyId: z.guid(), accept: z.boolean() }),
+  result: z.object({ journeyId: z.guid(), buddyId: z.guid().nullable(), status: z.enum(["accepted", "declined"]) }),
+  tags: ["Onboarding", "Buddies"],
+});
+
+export const submitCheckin = defineAction({
+  name: "onboarding.submitCheckin",
+  summary: "A check-in at week 1, 4 or 12: a 1–5 rating by the new hire or their buddy",
+  rest: "POST /onboarding/journeys/:journeyId/checkins",
+  access: { roles: EVERYONE },
+  idempotent: true,
+  params: z.object({
+    journeyId: z.guid(),
+    week: z.union([z.literal(1), z.literal(4), z.literal(12)]),
+    rating: z.number().int().min(1).max(5),
+    comment: z.string().max(1000).optional(),
+  }),
+  result: z.object({
+    journeyId: z.guid(),
+    week: z.number().int(),
+    role: z.enum(["newHire", "buddy"]),
+    rating: z.number(),
+  }),
+  tags: ["Onboarding", "Buddies"],
+});
+
+export const needsAttention = defineAction({
+  name: "onboarding.needsAttention",
+  summary: "HR: overdue tasks, no buddy by day X, buddy request not accepted, no first buddy meeting logged by day 14",
+  rest: "GET /onboarding/attention",
+  access: { roles: HR_OR_ADMIN },
+  params: z.object({}),
+  result: z.object({
+    items: z.array(
+      z.object({
+        journeyId: z.guid(),
+        newHireId: z.guid(),
+        newHireName: z.string().nullable(),
+        reason: z.enum(["overdue-task", "no-buddy", "buddy-not-accepted", "no-buddy-meeting"]),
+        detail: z.string(),
+      }),
+    ),
+  }),
+  tags: ["Onboarding"],
+});
+
+export const getReports = defineAction({
+  name: "onboarding.getReports",
+  summary: "HR: progress by cohort (start month, department), overdue tasks, buddy load and ratings",
+  rest: "GET /onboarding/reports",
+  access: { roles: HR_OR_ADMIN },
+  params: z.object({}),
+  result: z.object({
+    cohorts: z.array(
+      z.object({
+        startMonth: z.string(),
+        department: z.string().nullable(),
+        journeys: z.number().int(),
+        completed: z.number().int(),
+        tasksDone: z.number().int(),
+        tasksTotal: z.number().int(),
+      }),
+    ),
+    overdueTasks: z.array(ZTask),
+    buddies: z.array(
+      z.object({
+        buddyId: z.guid(),
+        displayName: z.string().nullable(),
+        load: z.number().int(),
+        capacity: z.number().int(),
+        averageRating: z.number().nullable(),
+        ratings: z.number().int(),
+      }),
+    ),
+  }),
+  tags: ["Onboarding"],
+});
+
+export const runNudges = defineAction({
+  name: "onboarding.runNudges",
+  summary: "Send due-today, overdue and escalation nudges now (also runs on a timer); each is sent once",
+  access: "internal",
+  params: z.object({ now: z.iso.datetime().optional() }),
+  result: z.object({ dueToday: z.number().int(), overdue: z.number().int(), escalated: z.number().int() }),
+});
+
+// Domain events
+
+const ZJourneyRef = { tenantId: z.guid(), journeyId: z.guid(), newHireId: z.guid() };
+
+export const journeyStarted = defineEvent({
+  name: "onboarding.journey.started",
+  summary: "A new hire's journey started",
+  payload: z.object({
+    ...ZJourneyRef,
+    templateId: z.guid(),
+    templateVersion: z.number().int(),
+    hireDate: ZDate,
+    tasks: z.number().int(),
+  }),
+});
+
+export const taskCompleted = defineEvent({
+  name: "onboarding.task.completed",
+  summary: "A journey task was completed",
+  payload: z.object({
+    ...ZJourneyRef,
+    taskId: z.guid(),
+    stepKey: z.string(),
+    owner: ZStepOwner,
+    completedBy: z.guid().nullable(),
+    dueDate: ZDate,
+    late: z.boolean(),
+  }),
+});
+
+export const journeyCompleted = defineEvent({
+  name: "onboarding.journey.completed",
+  summary: "Every task of a journey is done",
+  payload: z.object({ ...ZJourneyRef, hireDate: ZDate }),
+});
+
+export const buddyAssigned = defineEvent({
+  name: "onboarding.buddy.assigned",
+  summary: "A buddy was proposed for a new hire (matched or set by HR)",
+  payload: z.object({
+    ...ZJourneyRef,
+    buddyId: z.guid(),
+    score: z.number(),
+    explanation: z.string(),
+    by: z.enum(["matcher", "hr"]),
+  }),
+});
+
+export const buddyAccepted = defineEvent({
+  name: "onboarding.buddy.accepted",
+  summary: "The buddy accepted",
+  payload: z.object({ ...ZJourneyRef, buddyId: z.guid() }),
+});
+
+export const buddyDeclined = defineEvent({
+  name: "onboarding.buddy.declined",
+  summary: "The buddy declined (the new hire is matched again)",
+  payload: z.object({ ...ZJourneyRef, buddyId: z.guid() }),
+});
+
+export const checkinSubmitted = defineEvent({
+  name: "onboarding.checkin.submitted",
+  summary: "A week 1/4/12 check-in rating",
+  payload: z.object({
+    ...ZJourneyRef,
+    week: z.number().int(),
+    role: z.enum(["newHire", "buddy"]),
+    rating: z.number().int(),
+  }),
+});
