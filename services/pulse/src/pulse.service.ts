@@ -44,6 +44,7 @@ import {
   closeWaveNow,
   ensureBank,
   flushAnswers,
+  intern,
   loadProgramme,
   loadWave,
   loadWaveAtoms,
@@ -178,12 +179,7 @@ async function responseRate(service: PulseThis, wave: WaveRow, programme: Progra
       [wave.id],
     );
     const atoms = rows.map((r) => ({
-      attributes: {
-        department: r.department,
-        office: r.office,
-        tenureBand: r.tenure_band,
-        managerPath: r.manager_path,
-      },
+      attributes: intern(r.department, r.office, r.tenure_band, r.manager_path),
       count: r.n,
       sum: r.answered,
       histogram: new Map<number, number>(),
@@ -632,9 +628,9 @@ export function createPulseService(options: PulseServiceOptions = {}): moleculer
         const entry = await disclosureOf(this, wave, programme);
         const comments: { question: string; text: string }[] = [];
         for (const q of entry.questions.filter((q) => q.kind === "comment")) {
-          const atoms = entry.disclosure.commentAtoms(q.id, filter);
-          if (!atoms) continue;
-          const allowed = new Set(atoms.map((a) => JSON.stringify(a.attributes)));
+          const members = entry.disclosure.commentMembers(q.id, filter);
+          if (!members) continue;
+          const allowed = new Set(members.map((a) => JSON.stringify(a)));
           const rows = await sql<{
             department: string;
             office: string;

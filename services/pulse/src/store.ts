@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import type { TEmployee } from "@hearth/contracts";
 import type { EntityManager } from "@mikro-orm/core";
-import type { Atom } from "./domain/disclosure.ts";
+import type { Atom, Attributes } from "./domain/disclosure.ts";
 import {
   addWorkingDays,
   type Cadence,
@@ -98,6 +98,19 @@ export async function ensureBank(em: EntityManager, tenantId: string): Promise<Q
     values,
   );
   return ensureBank(em, tenantId);
+}
+
+/** One shared object per distinct set of locked attributes (waves and questions repeat them). */
+const interned = new Map<string, Attributes>();
+export function intern(department: string, office: string, tenureBand: string, managerPath: string[]): Attributes {
+  const key = JSON.stringify([department, office, tenureBand, managerPath]);
+  let attributes = interned.get(key);
+  if (!attributes) {
+    attributes = { department, office, tenureBand, managerPath };
+    if (interned.size > 2_000_000) interned.clear();
+    interned.set(key, attributes);
+  }
+  return attributes;
 }
 
 /** Answers of a closed wave grouped by question, locked attributes and value: the atoms of disclosure control. */

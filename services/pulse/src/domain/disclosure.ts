@@ -152,8 +152,11 @@ function partitionNode(atoms: Atom[], depth: number, minimum: number, valuesMatt
 
 /** The released cells of one wave's answers to one question: every cell releasable, covering all answers or none. */
 export class Partition {
-  readonly cells: readonly Cell[];
-  readonly #cellOfAtom = new Map<string, number>();
+  /**
+   * Released cells, compact: the members' (shared) attributes and the cell's totals. Atoms are dropped after
+   * the build: a released figure is always a sum of whole cells, so per-atom figures are never needed again.
+   */
+  readonly cells: readonly ReleasedCell[];
 
   constructor(atoms: readonly Atom[], minimum: number, valuesMatter: boolean) {
     const cells = partitionNode(
@@ -163,33 +166,50 @@ export class Partition {
       valuesMatter,
     );
     // At the root, an unreleasable remainder means the whole question is withheld for the wave.
-    this.cells = cells.every((c) => releasable(c, minimum, valuesMatter)) ? cells : [];
-    this.cells.forEach((cell, index) => {
-      for (const atom of cell.atoms) this.#cellOfAtom.set(atomKey(atom.attributes), index);
+    const released = cells.every((c) => releasable(c, minimum, valuesMatter)) ? cells : [];
+    this.cells = released.map((cell) => {
+      let sum = 0;
+      for (const atom of cell.atoms) sum += atom.sum;
+      return { members: cell.atoms.map((a) => a.attributes), count: cell.count, sum, histogram: cell.histogram };
     });
   }
 
-  /** The atoms a filter selects, or null when they are not exactly a non-empty union of whole cells. */
-  select(filter: Filter): Atom[] | null {
-    const selected: Atom[] = [];
+  /** The cells a filter selects, or null when they are not exactly a non-empty union of whole cells. */
+  select(filter: Filter, test: (a: Attributes) => boolean = (a) => matches(filter, a)): ReleasedCell[] | null {
+    const selected: ReleasedCell[] = [];
     for (const cell of this.cells) {
       let inside = 0;
-      for (const atom of cell.atoms) if (matches(filter, atom.attributes)) inside++;
+      for (const member of cell.members) if (test(member)) inside++;
       if (inside === 0) continue;
-      if (inside !== cell.atoms.length) return null;
-      selected.push(...cell.atoms);
+      if (inside !== cell.members.length) return null;
+      selected.push(cell);
     }
     return selected.length > 0 ? selected : null;
   }
 }
 
+export type ReleasedCell = {
+  members: readonly Attributes[];
+  count: number;
+  sum: number;
+  histogram: ReadonlyMap<number, number>;
+};
+
 export type Aggregate = { count: number; sum: number; histogram: Map<number, number> };
 
-export function aggregate(atoms: readonly Atom[]): Aggregate {
-  const cell = cellOf([...atoms]);
+/** Totals of whole cells (or of atoms). */
+export function aggregate(
+  parts: readonly { count: number; sum: number; histogram: ReadonlyMap<number, number> }[],
+): Aggregate {
+  const histogram = new Map<number, number>();
+  let count = 0;
   let sum = 0;
-  for (const atom of atoms) sum += atom.sum;
-  return { count: cell.count, sum, histogram: cell.histogram };
+  for (const part of parts) {
+    count += part.count;
+    sum += part.sum;
+    for (const [value, n] of part.histogram) histogram.set(value, (histogram.get(value) ?? 0) + n);
+  }
+  return { count, sum, histogram };
 }
 
 /** eNPS on 0–10: promoters answered 9–10, detractors 0–6; eNPS = % promoters − % detractors, rounded. */

@@ -2,6 +2,7 @@
 import {
   type Aggregate,
   type Atom,
+  type Attributes,
   aggregate,
   DIMENSIONS,
   type Dimension,
@@ -57,18 +58,20 @@ export class WaveDisclosure {
     const key = `${questionId}|${filterKey(filter)}`;
     const known = this.#memo.get(key);
     if (known !== undefined) return known;
-    const atoms = entry.partition.select(filter);
-    const result = atoms ? aggregate(atoms) : null;
+    const cells = entry.partition.select(filter);
+    const result = cells ? aggregate(cells) : null;
     if (this.#memo.size > 50_000) this.#memo.clear();
     this.#memo.set(key, result);
     return result;
   }
 
   /** Which atoms' comments may be shown under a filter (null: none). */
-  commentAtoms(questionId: string, filter: Filter): Atom[] | null {
+  /** Whose attributes' comments may be shown under a filter (null: none). */
+  commentMembers(questionId: string, filter: Filter): Attributes[] | null {
     const entry = this.#partitions.get(questionId);
     if (!entry || entry.scale.kind !== "comment") return null;
-    return entry.partition.select(filter);
+    const cells = entry.partition.select(filter);
+    return cells ? cells.flatMap((c) => c.members) : null;
   }
 
   questionResult(questionId: string, filter: Filter): QuestionResult | null {
