@@ -142,11 +142,17 @@ export async function readMailboxSettings(graph: GraphApi, userIds: string[]): P
     url: `/users/${encodeURIComponent(userId)}/mailboxSettings`,
   }));
   const mailboxOf = (r: SubRequest) => unique[Number(r.id) - 1].toLowerCase();
+  // The whole call's mailboxes in one budget statement (not one per $batch); retries are charged as they go.
+  const charged = new Set(requests.map((r) => r.id));
+  await graph.budgets.takeEach("outlookMailbox", requests.map(mailboxOf));
   const byId = await sendBatched(
     graph,
     "readMailboxSettings",
     requests,
-    (batch) => graph.budgets.takeEach("outlookMailbox", batch.map(mailboxOf)),
+    async (batch) => {
+      const due = batch.filter((r) => !charged.delete(r.id));
+      if (due.length > 0) await graph.budgets.takeEach("outlookMailbox", due.map(mailboxOf));
+    },
     // Other replicas reading the same mailbox wait too.
     (r, ms) => graph.budgets.pause("outlookMailbox", ms, mailboxOf(r)),
   );
