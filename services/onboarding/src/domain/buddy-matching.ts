@@ -19,6 +19,8 @@ export interface MatchPerson {
 
 export interface NewHire extends MatchPerson {
   hireDate: string;
+  /** Buddies who declined this hire (never proposed again). */
+  excludedBuddyIds?: readonly string[];
 }
 
 export interface BuddyCandidate extends MatchPerson {
@@ -92,6 +94,7 @@ export type BlockReason =
   | "not-opted-in"
   | "tenure"
   | "self"
+  | "declined"
   | "management-chain"
   | "capacity"
   | "paused"
@@ -182,6 +185,7 @@ export function remainingCapacity(c: BuddyCandidate, rules: HardRules): number {
 export function pairBlocks(hire: NewHire, c: BuddyCandidate, rules: HardRules, today: string): BlockReason[] {
   const reasons = candidateBlocks(c, rules, today);
   if (c.id === hire.id) reasons.push("self");
+  if (hire.excludedBuddyIds?.includes(c.id)) reasons.push("declined");
   if (rules.excludeManagementChain && hire.managerChain.includes(c.id)) reasons.push("management-chain");
   if (rules.minOverlapHours !== null && overlapHours(hire, c, today) < rules.minOverlapHours)
     reasons.push("time-zone-overlap");
@@ -463,6 +467,10 @@ function prepare(hires: readonly NewHire[], candidates: readonly BuddyCandidate[
     const blocked = new Set<number>();
     const self = candidateIndex.get(h.id);
     if (self !== undefined) blocked.add(self);
+    for (const id of h.excludedBuddyIds ?? []) {
+      const j = candidateIndex.get(id);
+      if (j !== undefined) blocked.add(j);
+    }
     if (rules.excludeManagementChain)
       for (const m of h.managerChain) {
         const j = candidateIndex.get(m);

@@ -1,0 +1,21 @@
+import path from "node:path";
+import { createMessagingEntities, type ServiceDatabaseWithMessaging } from "@hearth/platform";
+import { BuddyProfile, Checkin, Journey, JourneyTemplate, Task } from "./entities/onboarding.entity.ts";
+
+const messaging = createMessagingEntities();
+
+export const database: ServiceDatabaseWithMessaging = {
+  schema: "onboarding",
+  entities: [
+    JourneyTemplate,
+    Journey,
+    Task,
+    BuddyProfile,
+    Checkin,
+    messaging.OutboxMessage,
+    messaging.InboxMessage,
+    messaging.DeadLetter,
+  ],
+  migrationsDir: path.join(import.meta.dirname, "migrations"),
+  messaging,
+};

@@ -1,0 +1,827 @@
+// Onboarding journeys and the buddy programme: thin handlers over the domain (matching, scheduling, templates)
+// and the store. Journeys start from employee.hired; tasks are completed from the API or a Teams card.
+import { randomUUID } from "node:crypto";
+import {
+  assignBuddy,
+  buddyAccepted,
+  buddyDeclined,
+  checkinSubmitted,
+  completeTask as completeTaskContract,
+  getJourney,
+  getMyJourney,
+  getReports,
+  handleOnboardingCardAction,
+  listMyTasks,
+  listTemplates,
+  needsAttention,
+  respondToBuddyRequest,
+  runBuddyMatching,
+  runNudges,
+  saveTemplate,
+  startJourney as startJourneyContract,
+  submitCheckin,
+  updateMyBuddyProfile,
+} from "@hearth/contracts";
+import {
+  action,
+  type Caller,
+  call,
+  configOf,
+  DEV_TENANT_ID,
+  type DomainEvent,
+  databaseMixin,
+  ForbiddenError,
+  hasAnyRole,
+  NotFoundError,
+  ValidationFailedError,
+} from "@hearth/platform";
+import type { EntityManager } from "@mikro-orm/core";
+import type moleculer from "moleculer";
+import { database } from "./database.ts";
+import {
+  type BuddyCandidate,
+  DEFAULT_HARD_RULES,
+  DEFAULT_WEIGHTS,
+  explain,
+  matchBuddies,
+  type NewHire,
+  pairBlocks,
+  scorePair,
+} from "./domain/buddy-matching.ts";
+import { validateTemplate } from "./domain/journey-template.ts";
+import { reschedule } from "./domain/schedule.ts";
+import { seedDemoOnboarding } from "./seed.ts";
+import {
+  type Actor,
+  completeTask,
+  ensureDefaultTemplate,
+  type JourneyRow,
+  journeyView,
+  loadDirectoryChains,
+  loadPeople,
+  managerChain,
+  type OnboardingThis,
+  type PersonRow,
+  proposeBuddy,
+  rescheduleRows,
+  setBuddyOnTasks,
+  sql,
+  startJourney,
+  T,
+  type TaskRow,
+  type TemplateRow,
+  taskView,
+  upsertPerson,
+} from "./store.ts";
+
+const HR = ["HR", "Admin"] as const;
+
+type Settings = {
+  tenantId: string;
+  companyName: string;
+  /** A journey starts only for hires whose start is at most this many days ago (older: existing staff). */
+  startWindowDays: number;
+  overdueReminderAfterDays: number;
+  escalateAfterDays: number;
+  /** HR's list flags a new hire without a buddy this many days before the start. */
+  buddyByDaysBeforeStart: number;
+  pollMs: number;
+};
+
+type This = OnboardingThis & {
+  settings: Settings;
+  timer?: NodeJS.Timeout;
+  polling?: Promise<unknown>;
+  matchPending(): Promise<{
+    matches: Array<{ journeyId: string; newHireId: string; buddyId: string; score: number; explanation: string }>;
+    unmatched: string[];
+  }>;
+  nudge(now: Date): Promise<{ dueToday: number; overdue: number; escalated: number }>;
+};
+
+const card = (text: string, facts: Array<{ title: string; value: string }> = []) => ({
+  type: "AdaptiveCard" as const,
+  $schema: "http://adaptivecards.io/schemas/adaptive-card.json",
+  version: "1.5",
+  body: [{ type: "TextBlock", text, wrap: true }, ...(facts.length > 0 ? [{ type: "FactSet", facts }] : [])],
+});
+
+const DAY_MS = 86_400_000;
+const today = () => new Date().toISOString().slice(0, 10);
+
+function actorOf(caller: Caller | undefined): Actor {
+  return { objectId: caller?.objectId ?? null, isHr: !caller || hasAnyRole(caller, HR) };
+}
+
+async function loadJourney(em: EntityManager, id: string): Promise<JourneyRow> {
+  const [journey] = await sql<JourneyRow>(em, `select * from ${T("journeys")} where id = ?`, [id]);
+  if (!journey) throw new NotFoundError("No such journey");
+  return journey;
+}
+
+function canSeeJourney(caller: Caller | undefined, j: JourneyRow) {
+  return (
+    !caller ||
+    hasAnyRole(caller, HR) ||
+    [j.new_hire_id, j.buddy_id, ...j.manager_chain.slice(0, 1)].includes(caller.objectId)
+  );
+}
+
+function templateView(t: TemplateRow) {
+  return {
+    id: t.id,
+    name: t.name,
+    version: t.version,
+    audience: t.audience,
+    priority: t.priority,
+    steps: t.steps,
+    active: t.active,
+    createdAt: new Date(t.created_at).toISOString(),
+  };
+}
+
+function toCandidate(p: PersonRow, chains: Map<string, { manager_chain: string[] }>, load: number): BuddyCandidate {
+  const years = p.hire_date ? (Date.now() - Date.parse(p.hire_date)) / (365 * DAY_MS) : 0;
+  return {
+    id: p.employee_id,
+    department: p.department,
+    office: p.office,
+    timeZone: p.time_zone,
+    managerChain: managerChain(chains, p.employee_id),
+    languages: p.languages,
+    interests: p.interests,
+    // Tenure stands in for seniority: the directory has no grade.
+    seniority: Math.min(6, Math.floor(years)),
+    active: p.active,
+    hireDate: p.hire_date,
+    optedIn: p.opted_in,
+    capacity: p.capacity,
+    load,
+    pausedUntil: p.paused_until,
+    leaveDate: p.leave_date,
+    lastBuddyAssignedAt: p.last_assigned_at ? new Date(p.last_assigned_at).toISOString() : null,
+  };
+}
+
+export type OnboardingServiceOptions = { scheduler?: boolean; pollMs?: number };
+
+export function createOnboardingService(options: OnboardingServiceOptions = {}): moleculer.ServiceSchema {
+  return {
+    name: "onboarding",
+    mixins: [databaseMixin(database)],
+    settings: {
+      tenantId: DEV_TENANT_ID,
+      companyName: process.env.COMPANY_NAME ?? "Contoso",
+      // The journey lasts 90 days: someone hired within them who first shows up now still gets one.
+      startWindowDays: 90,
+      overdueReminderAfterDays: Number(process.env.ONBOARDING_OVERDUE_DAYS ?? 2),
+      escalateAfterDays: Number(process.env.ONBOARDING_ESCALATE_DAYS ?? 5),
+      buddyByDaysBeforeStart: 3,
+      pollMs: options.pollMs ?? Number(process.env.ONBOARDING_POLL_MS ?? 300_000),
+    } satisfies Settings,
+    created(this: This) {
+      const auth = configOf(this.broker).auth;
+      this.settings.tenantId = auth.kind === "entra" ? auth.tenantId : DEV_TENANT_ID;
+    },
+    async started(this: This) {
+      await this.transaction((em) => ensureDefaultTemplate(em, this.settings.tenantId));
+      if (options.scheduler === false) return;
+      const poll = () => {
+        this.polling ??= this.matchPending()
+          .then(() => this.nudge(new Date()))
+          .catch((error) => this.logger.warn("Onboarding poll failed", { error: String(error) }))
+          .finally(() => {
+            this.polling = undefined;
+          });
+      };
+      // A first round soon after start (journeys from the directory's first events), then on the interval.
+      setTimeout(poll, Math.min(10_000, this.settings.pollMs)).unref();
+      this.timer = setInterval(poll, this.settings.pollMs);
+      this.timer.unref();
+    },
+    async stopped(this: This) {
+      if (this.timer) clearInterval(this.timer);
+      await this.polling;
+    },
+
+    domainEvents: {
+      async "employee.hired"(this: This, event: DomainEvent<Record<string, unknown>>, em: EntityManager) {
+        const p = event.payload as {
+          objectId: string;
+          displayName: string | null;
+          department: string | null;
+          jobTitle: string | null;
+          managerId: string | null;
+          country: string | null;
+          timeZone: string | null;
+          preferredLanguage: string | null;
+          hireDate: string;
+        };
+        await upsertPerson(em, this.settings.tenantId, {
+          id: p.objectId,
+          displayName: p.displayName,
+          department: p.department,
+          jobTitle: p.jobTitle,
+          office: null,
+          country: p.country,
+          timeZone: p.timeZone,
+          preferredLanguage: p.preferredLanguage,
+          managerId: p.managerId,
+          hireDate: p.hireDate,
+        });
+        const ageDays = (Date.parse(today()) - Date.parse(p.hireDate)) / DAY_MS;
+        if (ageDays <= this.settings.startWindowDays) {
+          const journey = await startJourney(this, em, p.objectId);
+          if (journey) this.logger.info("Journey started", { journeyId: journey.id, hireDate: p.hireDate });
+        }
+      },
+      async "employee.updated"(this: This, event: DomainEvent<Record<string, unknown>>, em: EntityManager) {
+        const { objectId, changes } = event.payload as { objectId: string; changes: Record<string, unknown> };
+        const columns: Record<string, string> = {
+          displayName: "display_name",
+          department: "department",
+          office: "office",
+          timeZone: "time_zone",
+          country: "country",
+          jobTitle: "job_title",
+          hireDate: "hire_date",
+          leaveDate: "leave_date",
+        };
+        for (const [field, column] of Object.entries(columns)) {
+          if (!(field in changes)) continue;
+          await sql(em, `update ${T("buddy_profiles")} set ${column} = ? where employee_id = ?`, [
+            changes[field] as string | null,
+            objectId,
+          ]);
+        }
+        if ("managerId" in changes)
+          await sql(em, `update ${T("buddy_profiles")} set manager_chain = ? where employee_id = ?`, [
+            JSON.stringify(changes.managerId ? [changes.managerId] : []),
+            objectId,
+          ]);
+        const newHireDate = changes.hireDate;
+        if (typeof newHireDate === "string") {
+          const [journey] = await sql<JourneyRow>(
+            em,
+            `select * from ${T("journeys")} where new_hire_id = ? and status = 'active'`,
+            [objectId],
+          );
+          if (journey && journey.hire_date !== newHireDate) {
+            const tasks = await sql<TaskRow>(em, `select * from ${T("tasks")} where journey_id = ?`, [journey.id]);
+            for (const t of reschedule(rescheduleRows(tasks), newHireDate)) {
+              if (t.status !== "open") continue;
+              await sql(em, `update ${T("tasks")} set due_date = ?, due_at = ?, nudges = '[]' where id = ?`, [
+                t.dueDate,
+                t.dueAt,
+                t.id,
+              ]);
+            }
+            await sql(em, `update ${T("journeys")} set hire_date = ? where id = ?`, [newHireDate, journey.id]);
+            this.logger.info("Journey rescheduled", { journeyId: journey.id, hireDate: newHireDate });
+          }
+        }
+      },
+      async "employee.left"(this: This, event: DomainEvent<Record<string, unknown>>, em: EntityManager) {
+        const { objectId, leaveDate } = event.payload as { objectId: string; leaveDate: string | null };
+        await sql(em, `update ${T("buddy_profiles")} set active = false, leave_date = ? where employee_id = ?`, [
+          leaveDate ?? today(),
+          objectId,
+        ]);
+        await sql(em, `update ${T("journeys")} set status = 'ended' where new_hire_id = ? and status = 'active'`, [
+          objectId,
+        ]);
+        // Their new hires need another buddy.
+        const orphans = await sql<JourneyRow>(
+          em,
+          `update ${T("journeys")} set buddy_id = null, buddy_status = 'none' where buddy_id = ? and status = 'active'
+           returning *`,
+          [objectId],
+        );
+        for (const j of orphans) await setBuddyOnTasks(em, j, null);
+      },
+      async "employee.erased"(this: This, event: DomainEvent<Record<string, unknown>>, em: EntityManager) {
+        const { objectId } = event.payload as { objectId: string };
+        const journeys = await sql<{ id: string }>(em, `select id from ${T("journeys")} where new_hire_id = ?`, [
+          objectId,
+        ]);
+        for (const j of journeys) {
+          await sql(em, `delete from ${T("checkins")} where journey_id = ?`, [j.id]);
+          await sql(em, `delete from ${T("tasks")} where journey_id = ?`, [j.id]);
+        }
+        await sql(em, `delete from ${T("journeys")} where new_hire_id = ?`, [objectId]);
+        await sql(em, `delete from ${T("buddy_profiles")} where employee_id = ?`, [objectId]);
+        await sql(em, `update ${T("tasks")} set owner_id = null where owner_id = ?`, [objectId]);
+        await sql(em, `update ${T("tasks")} set completed_by = null where completed_by = ?`, [objectId]);
+        await sql(em, `update ${T("checkins")} set buddy_id = null, comment = null where buddy_id = ?`, [objectId]);
+        await sql(
+          em,
+          `update ${T("journeys")} set buddy_id = null, buddy_status = 'none' where buddy_id = ? and status = 'active'`,
+          [objectId],
+        );
+        await sql(em, `update ${T("journeys")} set buddy_id = null where buddy_id = ?`, [objectId]);
+      },
+    },
+
+    actions: {
+      saveTemplate: action(saveTemplate, async function (this: This, ctx) {
+        const problems = validateTemplate({ ...ctx.params, steps: ctx.params.steps as never });
+        if (problems.length > 0)
+          throw new ValidationFailedError(
+            problems.map((p) => ({
+              field: p.step === null ? p.field : `steps[${p.step}].${p.field}`,
+              message: p.reason,
+            })),
+            "The template does not compile",
+          );
+        const { tenantId } = this.settings;
+        return this.transaction(async (em) => {
+          const [last] = await sql<{ version: number }>(
+            em,
+            `select max(version)::int as version from ${T("templates")} where tenant_id = ? and name = ?`,
+            [tenantId, ctx.params.name],
+          );
+          const version = (last?.version ?? 0) + 1;
+          await sql(em, `update ${T("templates")} set active = false where tenant_id = ? and name = ?`, [
+            tenantId,
+            ctx.params.name,
+          ]);
+          const [row] = await sql<TemplateRow>(
+            em,
+            `insert into ${T("templates")} (id, tenant_id, name, version, audience, priority, steps, active, created_at)
+             values (?, ?, ?, ?, ?, ?, ?, true, now()) returning *`,
+            [
+              randomUUID(),
+              tenantId,
+              ctx.params.name,
+              version,
+              JSON.stringify(ctx.params.audience),
+              ctx.params.priority,
+              JSON.stringify(ctx.params.steps),
+            ],
+          );
+          return templateView(row as TemplateRow);
+        });
+      }),
+      listTemplates: action(listTemplates, async function (this: This) {
+        const rows = await sql<TemplateRow>(
+          this.em(),
+          `select * from ${T("templates")} where tenant_id = ? and active order by priority desc, name`,
+          [this.settings.tenantId],
+        );
+        return { items: rows.map(templateView) };
+      }),
+      startJourney: action(startJourneyContract, async function (this: This, ctx) {
+        const journey = await this.transaction((em) =>
+          startJourney(this, em, ctx.params.employeeId, ctx.params.templateId),
+        );
+        if (!journey)
+          throw new ValidationFailedError([
+            { field: "employeeId", message: "unknown to onboarding, or without a hire date" },
+          ]);
+        return journeyView(this.em(), journey);
+      }),
+      getJourney: action(getJourney, async function (this: This, ctx) {
+        const journey = await loadJourney(this.em(), ctx.params.id);
+        if (!canSeeJourney(ctx.meta.caller, journey)) throw new ForbiddenError("Not your journey");
+        return journeyView(this.em(), journey);
+      }),
+      getMyJourney: action(getMyJourney, async function (this: This, ctx) {
+        const me = ctx.meta.caller?.objectId;
+        const [journey] = await sql<JourneyRow>(
+          this.em(),
+          `select * from ${T("journeys")} where new_hire_id = ? and status <> 'ended'`,
+          [me ?? null],
+        );
+        if (!journey) return { journey: null, today: [] };
+        const view = await journeyView(this.em(), journey);
+        const now = today();
+        return {
+          journey: view,
+          today: view.tasks.filter(
+            (t) => t.status === "open" && t.dueDate <= now && (t.owner === "newHire" || t.ownerId === me),
+          ),
+        };
+      }),
+      listMyTasks: action(listMyTasks, async function (this: This, ctx) {
+        const me = ctx.meta.caller?.objectId ?? null;
+        const status = ctx.params.status;
+        const rows = await sql<TaskRow & { new_hire_id: string; person: Record<string, string | null> | null }>(
+          this.em(),
+          `select t.*, j.new_hire_id, j.person from ${T("tasks")} t join ${T("journeys")} j on j.id = t.journey_id
+           where t.owner_id = ? and j.status <> 'ended' ${status === "all" ? "" : "and t.status = ?"}
+           order by t.due_at limit 500`,
+          status === "all" ? [me] : [me, status],
+        );
+        return { items: rows.map((r) => taskView(r, r)) };
+      }),
+      completeTask: action(completeTaskContract, async function (this: This, ctx) {
+        const outcome = await this.transaction((em) => completeTask(this, em, ctx.params.id, actorOf(ctx.meta.caller)));
+        if ("refused" in outcome) {
+          if (outcome.refused === "forbidden") throw new ForbiddenError("Only the task's owner or HR completes it");
+          if (outcome.refused === "ended")
+            throw new ValidationFailedError([{ field: "id", message: "the journey has ended" }]);
+          throw new NotFoundError("No such task");
+        }
+        return taskView(outcome.task, outcome.journey);
+      }),
+      handleCardAction: action(handleOnboardingCardAction, async function (this: This, ctx) {
+        const { verb, data, user } = ctx.params;
+        const actor: Actor = { objectId: user.aadObjectId, isHr: false };
+        if (verb === "onboarding.completeTask") {
+          const taskId = typeof data.taskId === "string" ? data.taskId : "";
+          if (!/^[0-9a-f-]{36}$/i.test(taskId)) return { card: card("This task no longer exists.") };
+          const outcome = await this.transaction((em) => completeTask(this, em, taskId, actor));
+          if ("refused" in outcome)
+            return {
+              card: card(
+                outcome.refused === "forbidden"
+                  ? "Only the person this task is for can complete it."
+                  : outcome.refused === "ended"
+                    ? "This journey has ended."
+                    : "This task no longer exists.",
+              ),
+            };
+          const view = await journeyView(this.em(), outcome.journey);
+          return {
+            card: card(outcome.already ? `Already done: ${outcome.task.title}` : `Done: ${outcome.task.title}`, [
+              { title: "Progress", value: `${view.progress.done} of ${view.progress.total} tasks` },
+              ...(view.status === "completed" ? [{ title: "Journey", value: "completed" }] : []),
+            ]),
+          };
+        }
+        if (verb === "onboarding.acceptBuddy" || verb === "onboarding.declineBuddy") {
+          const journeyId = typeof data.journeyId === "string" ? data.journeyId : "";
+          try {
+            const result = await ctx.call(
+              "onboarding.respondToBuddyRequest",
+              {
+                journeyId,
+                accept: verb === "onboarding.acceptBuddy",
+              },
+              { meta: { caller: { tenantId: user.tenantId, objectId: user.aadObjectId, roles: ["Employee"] } } },
+            );
+            const r = result as { status: string };
+            return {
+              card: card(
+                r.status === "accepted"
+                  ? "Thank you for being a buddy!"
+                  : "Thanks for letting us know; we will find another buddy.",
+              ),
+            };
+          } catch (error) {
+            return { card: card(`This buddy request cannot be answered: ${(error as Error).message}`) };
+          }
+        }
+        if (verb === "onboarding.checkin") {
+          try {
+            await ctx.call(
+              "onboarding.submitCheckin",
+              { journeyId: data.journeyId, week: Number(data.week), rating: Number(data.rating) },
+              { meta: { caller: { tenantId: user.tenantId, objectId: user.aadObjectId, roles: ["Employee"] } } },
+            );
+            return { card: card("Thanks for your check-in.") };
+          } catch (error) {
+            return { card: card(`This check-in cannot be saved: ${(error as Error).message}`) };
+          }
+        }
+        return { card: card("This action is not known to onboarding.") };
+      }),
+      updateMyBuddyProfile: action(updateMyBuddyProfile, async function (this: This, ctx) {
+        const me = ctx.meta.caller?.objectId;
+        if (!me) throw new ForbiddenError("Sign in to opt in as a buddy");
+        const p = ctx.params;
+        const [row] = await sql<PersonRow>(
+          this.em(),
+          `update ${T("buddy_profiles")} set opted_in = ?, interests = ?, languages = ?, capacity = ?, paused_until = ?,
+             updated_at = now() where employee_id = ? returning *`,
+          [p.optedIn, JSON.stringify(p.interests), JSON.stringify(p.languages), p.capacity, p.pausedUntil ?? null, me],
+        );
+        if (!row) throw new NotFoundError("You are not in the directory yet");
+        return {
+          employeeId: me,
+          optedIn: row.opted_in,
+          interests: row.interests,
+          languages: row.languages,
+          capacity: row.capacity,
+          pausedUntil: row.paused_until,
+        };
+      }),
+      runBuddyMatching: action(runBuddyMatching, async function (this: This) {
+        return this.matchPending();
+      }),
+      assignBuddy: action(assignBuddy, async function (this: This, ctx) {
+        const em = this.em();
+        const journey = await loadJourney(em, ctx.params.journeyId);
+        const people = await loadPeople(em, [journey.new_hire_id, ctx.params.buddyId]);
+        const buddyRow = people.get(ctx.params.buddyId);
+        const hireRow = people.get(journey.new_hire_id);
+        if (!buddyRow || !hireRow)
+          throw new ValidationFailedError([{ field: "buddyId", message: "not in the directory" }]);
+        const chains = await loadDirectoryChains(em);
+        const hire: NewHire = {
+          ...toCandidate(hireRow, chains, 0),
+          hireDate: journey.hire_date,
+          managerChain: journey.manager_chain,
+        };
+        const buddy = toCandidate(buddyRow, chains, 0);
+        const warnings = pairBlocks(hire, { ...buddy, optedIn: true }, DEFAULT_HARD_RULES, today());
+        const breakdown = scorePair(hire, buddy, DEFAULT_WEIGHTS, today());
+        const explanation = `set by HR: ${explain(breakdown)}`;
+        await this.transaction((tx) => proposeBuddy(this, tx, journey, buddy.id, breakdown.score, explanation, "hr"));
+        return {
+          journeyId: journey.id,
+          newHireId: journey.new_hire_id,
+          buddyId: buddy.id,
+          score: breakdown.score,
+          explanation,
+          warnings,
+        };
+      }),
+      respondToBuddyRequest: action(respondToBuddyRequest, async function (this: This, ctx) {
+        const me = ctx.meta.caller?.objectId ?? null;
+        const outcome = await this.transaction(async (em) => {
+          const [journey] = await sql<JourneyRow>(em, `select * from ${T("journeys")} where id = ? for update`, [
+            ctx.params.journeyId,
+          ]);
+          if (!journey) throw new NotFoundError("No such journey");
+          if (journey.buddy_status !== "proposed" || !journey.buddy_id)
+            throw new ValidationFailedError([{ field: "journeyId", message: "no buddy request is open" }]);
+          if (me !== null && me !== journey.buddy_id && !hasAnyRole(ctx.meta.caller, HR))
+            throw new ForbiddenError("Only the proposed buddy answers this request");
+          const ref = {
+            tenantId: journey.tenant_id,
+            journeyId: journey.id,
+            newHireId: journey.new_hire_id,
+            buddyId: journey.buddy_id,
+          };
+          if (ctx.params.accept) {
+            await sql(em, `update ${T("journeys")} set buddy_status = 'accepted' where id = ?`, [journey.id]);
+            this.recordEvent(em, buddyAccepted, ref);
+            return { journeyId: journey.id, buddyId: journey.buddy_id, status: "accepted" as const };
+          }
+          await sql(
+            em,
+            `update ${T("journeys")} set buddy_status = 'none', buddy_id = null,
+               declined_buddies = declined_buddies || ?::jsonb where id = ?`,
+            [JSON.stringify([journey.buddy_id]), journey.id],
+          );
+          await setBuddyOnTasks(em, journey, null);
+          this.recordEvent(em, buddyDeclined, ref);
+          return { journeyId: journey.id, buddyId: null, status: "declined" as const };
+        });
+        if (outcome.status === "declined") await this.matchPending();
+        return outcome;
+      }),
+      submitCheckin: action(submitCheckin, async function (this: This, ctx) {
+        const me = ctx.meta.caller?.objectId ?? null;
+        return this.transaction(async (em) => {
+          const journey = await loadJourney(em, ctx.params.journeyId);
+          const role = me === journey.new_hire_id ? "newHire" : me === journey.buddy_id ? "buddy" : null;
+          if (!role) throw new ForbiddenError("Check-ins are for the new hire and their buddy");
+          const inserted = await sql(
+            em,
+            `insert into ${T("checkins")} (id, journey_id, buddy_id, week, role, rating, comment, submitted_at)
+             values (?, ?, ?, ?, ?, ?, ?, now()) on conflict (journey_id, week, role) do nothing returning id`,
+            [
+              randomUUID(),
+              journey.id,
+              journey.buddy_id,
+              ctx.params.week,
+              role,
+              ctx.params.rating,
+              ctx.params.comment ?? null,
+            ],
+          );
+          if (inserted.length > 0)
+            this.recordEvent(em, checkinSubmitted, {
+              tenantId: journey.tenant_id,
+              journeyId: journey.id,
+              newHireId: journey.new_hire_id,
+              week: ctx.params.week,
+              role,
+              rating: ctx.params.rating,
+            });
+          return { journeyId: journey.id, week: ctx.params.week, role, rating: ctx.params.rating };
+        });
+      }),
+      needsAttention: action(needsAttention, async function (this: This) {
+        const em = this.em();
+        const items: Array<{
+          journeyId: string;
+          newHireId: string;
+          newHireName: string | null;
+          reason: "overdue-task" | "no-buddy" | "buddy-not-accepted" | "no-buddy-meeting";
+          detail: string;
+        }> = [];
+        const overdue = await sql<{
+          journey_id: string;
+          new_hire_id: string;
+          person: Record<string, string> | null;
+          title: string;
+          due_date: string;
+        }>(
+          em,
+          `select t.journey_id, j.new_hire_id, j.person, t.title, t.due_date from ${T("tasks")} t
+           join ${T("journeys")} j on j.id = t.journey_id
+           where j.status = 'active' and t.status = 'open' and t.due_at < now() order by t.due_at limit 500`,
+        );
+        for (const o of overdue)
+          items.push({
+            journeyId: o.journey_id,
+            newHireId: o.new_hire_id,
+            newHireName: o.person?.displayName ?? null,
+            reason: "overdue-task",
+            detail: `${o.title} (due ${o.due_date})`,
+          });
+        const journeys = await sql<JourneyRow>(em, `select * from ${T("journeys")} where status = 'active'`);
+        const meetings = new Set(
+          (
+            await sql<{ journey_id: string }>(
+              em,
+              `select journey_id from ${T("tasks")} where step_key = 'first-buddy-meeting' and status = 'done'`,
+            )
+          ).map((r) => r.journey_id),
+        );
+        const now = Date.now();
+        for (const j of journeys) {
+          const daysToStart = (Date.parse(j.hire_date) - now) / DAY_MS;
+          const base = { journeyId: j.id, newHireId: j.new_hire_id, newHireName: j.person?.displayName ?? null };
+          if (j.buddy_status === "none" && daysToStart <= this.settings.buddyByDaysBeforeStart)
+            items.push({ ...base, reason: "no-buddy", detail: `starts ${j.hire_date} without a buddy` });
+          if (
+            j.buddy_status === "proposed" &&
+            j.buddy_assigned_at &&
+            now - new Date(j.buddy_assigned_at).getTime() > 2 * DAY_MS
+          )
+            items.push({ ...base, reason: "buddy-not-accepted", detail: "the buddy has not answered for 2 days" });
+          if (j.buddy_id && -daysToStart >= 14 && !meetings.has(j.id))
+            items.push({ ...base, reason: "no-buddy-meeting", detail: "no first buddy meeting logged by day 14" });
+        }
+        return { items };
+      }),
+      getReports: action(getReports, async function (this: This) {
+        const em = this.em();
+        const cohorts = await sql(
+          em,
+          `select substr(j.hire_date, 1, 7) as "startMonth", j.person->>'department' as department,
+             count(distinct j.id)::int as journeys,
+             count(distinct j.id) filter (where j.status = 'completed')::int as completed,
+             count(t.id) filter (where t.status <> 'open')::int as "tasksDone", count(t.id)::int as "tasksTotal"
+           from ${T("journeys")} j left join ${T("tasks")} t on t.journey_id = j.id
+           group by 1, 2 order by 1 desc, 2`,
+        );
+        const overdue = await sql<TaskRow & { new_hire_id: string; person: Record<string, string | null> | null }>(
+          em,
+          `select t.*, j.new_hire_id, j.person from ${T("tasks")} t join ${T("journeys")} j on j.id = t.journey_id
+           where j.status = 'active' and t.status = 'open' and t.due_at < now() order by t.due_at limit 500`,
+        );
+        const buddies = await sql(
+          em,
+          `select b.employee_id as "buddyId", b.display_name as "displayName", b.capacity,
+             (select count(*) from ${T("journeys")} j where j.buddy_id = b.employee_id and j.status = 'active')::int as load,
+             (select avg(c.rating)::float from ${T("checkins")} c where c.buddy_id = b.employee_id and c.role = 'newHire') as "averageRating",
+             (select count(*) from ${T("checkins")} c where c.buddy_id = b.employee_id and c.role = 'newHire')::int as ratings
+           from ${T("buddy_profiles")} b where b.opted_in or exists (select 1 from ${T("journeys")} j where j.buddy_id = b.employee_id)
+           order by load desc, "displayName"`,
+        );
+        return { cohorts, overdueTasks: overdue.map((r) => taskView(r, r)), buddies } as never;
+      }),
+      runNudges: action(runNudges, async function (this: This, ctx) {
+        return this.nudge(ctx.params.now ? new Date(ctx.params.now) : new Date());
+      }),
+    },
+
+    methods: {
+      /** Matches every active journey without a buddy, as one batch. */
+      async matchPending(this: This) {
+        const em = this.em();
+        const pending = await sql<JourneyRow>(
+          em,
+          `select * from ${T("journeys")} where status = 'active' and buddy_status = 'none' order by hire_date`,
+        );
+        if (pending.length === 0) return { matches: [], unmatched: [] };
+        const chains = await loadDirectoryChains(em);
+        const people = await loadPeople(
+          em,
+          pending.map((j) => j.new_hire_id),
+        );
+        const pool = await sql<PersonRow & { load: number }>(
+          em,
+          `select b.*, (select count(*) from ${T("journeys")} j where j.buddy_id = b.employee_id
+             and j.status = 'active' and j.buddy_status <> 'none')::int as load
+           from ${T("buddy_profiles")} b where b.opted_in`,
+        );
+        const hires: NewHire[] = [];
+        for (const j of pending) {
+          const row = people.get(j.new_hire_id);
+          if (!row) continue;
+          hires.push({
+            ...toCandidate(row, chains, 0),
+            seniority: 0,
+            managerChain: j.manager_chain.length > 0 ? j.manager_chain : managerChain(chains, j.new_hire_id),
+            hireDate: j.hire_date,
+            excludedBuddyIds: j.declined_buddies,
+          });
+        }
+        const result = matchBuddies(
+          hires,
+          pool.map((p) => toCandidate(p, chains, p.load)),
+          { today: today() },
+        );
+        const byHire = new Map(pending.map((j) => [j.new_hire_id, j]));
+        const matches = await this.transaction(async (tx) => {
+          const out = [];
+          for (const m of result.matches) {
+            const journey = byHire.get(m.hireId) as JourneyRow;
+            await proposeBuddy(this, tx, journey, m.buddyId, m.score, m.explanation, "matcher");
+            out.push({
+              journeyId: journey.id,
+              newHireId: m.hireId,
+              buddyId: m.buddyId,
+              score: m.score,
+              explanation: m.explanation,
+            });
+          }
+          return out;
+        });
+        for (const m of matches) {
+          await call(this.broker as unknown as moleculer.Context, "notifications.notify", {
+            audience: { userIds: [m.buddyId] },
+            templateId: "onboarding.buddy-request",
+            data: {
+              newHireName: byHire.get(m.newHireId)?.person?.displayName ?? "a new colleague",
+              explanation: m.explanation,
+              journeyId: m.journeyId,
+            },
+            priority: "high",
+            dedupeKey: `onboarding:buddy:${m.journeyId}:${m.buddyId}`,
+          }).catch((error: unknown) => this.logger.warn("Buddy request not sent", { error: String(error) }));
+        }
+        return { matches, unmatched: result.unmatched };
+      },
+
+      /** Due today, overdue after N days, escalation to the manager after M days: each once per task. */
+      async nudge(this: This, now: Date) {
+        const em = this.em();
+        const counts = { dueToday: 0, overdue: 0, escalated: 0 };
+        const rows = await sql<
+          TaskRow & { new_hire_id: string; person: Record<string, string | null> | null; manager_id: string | null }
+        >(
+          em,
+          `select t.*, j.new_hire_id, j.person, j.manager_id from ${T("tasks")} t join ${T("journeys")} j on j.id = t.journey_id
+           where j.status = 'active' and t.status = 'open' and t.due_at < ?::timestamptz + interval '1 day'`,
+          [now.toISOString()],
+        );
+        for (const t of rows) {
+          const due = new Date(t.due_at).getTime();
+          const late = (now.getTime() - due) / DAY_MS;
+          const recipient = t.owner === "newHire" ? t.new_hire_id : t.owner_id;
+          const kind =
+            late >= this.settings.escalateAfterDays && t.manager_id && !t.nudges.includes("escalated")
+              ? "escalated"
+              : late >= this.settings.overdueReminderAfterDays && !t.nudges.includes("overdue")
+                ? "overdue"
+                : !t.nudges.includes("due")
+                  ? "due"
+                  : null;
+          const to = kind === "escalated" ? t.manager_id : recipient;
+          if (!kind || !to) continue;
+          try {
+            await call(this.broker as unknown as moleculer.Context, "notifications.notify", {
+              audience: { userIds: [to] },
+              templateId: "onboarding.task-due",
+              data: {
+                taskTitle: t.title,
+                dueAt: new Date(t.due_at).toISOString(),
+                description:
+                  kind === "escalated"
+                    ? `${t.person?.displayName ?? "A new hire"}'s onboarding task is ${Math.floor(late)} days overdue.`
+                    : kind === "overdue"
+                      ? `This task is ${Math.floor(late)} days overdue.`
+                      : t.content,
+                taskId: t.id,
+              },
+              priority: kind === "due" ? "normal" : "high",
+              dedupeKey: `onboarding:task:${t.id}:${kind}`,
+            });
+          } catch (error) {
+            this.logger.warn("Nudge not sent", { taskId: t.id, kind, error: String(error) });
+            continue;
+          }
+          await sql(em, `update ${T("tasks")} set nudges = nudges || ?::jsonb where id = ?`, [
+            JSON.stringify([kind]),
+            t.id,
+          ]);
+          counts[kind === "due" ? "dueToday" : kind === "overdue" ? "overdue" : "escalated"]++;
+        }
+        return counts;
+      },
+    },
+
+    async seedDemo(this: This, em: EntityManager) {
+      return seedDemoOnboarding(em, this.settings.tenantId);
+    },
+  } as unknown as moleculer.ServiceSchema;
+}
+
+export default createOnboardingService();

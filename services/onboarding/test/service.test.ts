@@ -1,0 +1,262 @@
+// The onboarding service against a real PostgreSQL schema: journeys from employee.hired, tasks completed from the
+// API and from a Teams card, rescheduling, buddy matching with a decline that rematches, erasure.
+import { randomUUID } from "node:crypto";
+import { demoUserObjectId as oid } from "@hearth/platform";
+import { createTestEnvironment, query, startBroker } from "@hearth/testkit";
+import test, { type ExecutionContext } from "ava";
+import type moleculer from "moleculer";
+import { createOnboardingService } from "../src/onboarding.service.ts";
+import type { OnboardingThis } from "../src/store.ts";
+
+type Sent = { templateId: string; userIds: string[]; dedupeKey: string; data: Record<string, unknown> };
+
+function fakeNotifications(sent: Sent[]): moleculer.ServiceSchema {
+  return {
+    name: "notifications",
+    actions: {
+      notify: {
+        visibility: "public",
+        handler(ctx: moleculer.Context<any>) {
+          sent.push({
+            templateId: ctx.params.templateId,
+            userIds: ctx.params.audience.userIds,
+            dedupeKey: ctx.params.dedupeKey,
+            data: ctx.params.data,
+          });
+          return { requestId: randomUUID(), accepted: 1, suppressed: 0 };
+        },
+      },
+    },
+  };
+}
+
+const DAY = 86_400_000;
+const dateIn = (days: number) => new Date(Date.now() + days * DAY).toISOString().slice(0, 10);
+
+async function start(t: ExecutionContext) {
+  const env = await createTestEnvironment({ nats: false, env: { SEED_DEMO: "off" } });
+  t.teardown(() => env.cleanup());
+  const sent: Sent[] = [];
+  const broker = await startBroker(env.config, [
+    createOnboardingService({ scheduler: false }),
+    fakeNotifications(sent),
+  ]);
+  t.teardown(() => broker.stop());
+  const service = broker.getLocalService("onboarding") as unknown as OnboardingThis & {
+    schema: { domainEvents: Record<string, (this: unknown, e: unknown, em: unknown) => Promise<void>> };
+  };
+  const tenantId = (service.settings as { tenantId: string }).tenantId;
+  const sql = <R = any>(text: string, params: unknown[] = []) => query(env.database!.url, text, params) as Promise<R[]>;
+  /** Delivers a domain event as the durable subscription would: inside one transaction. */
+  const deliver = (name: string, payload: Record<string, unknown>) =>
+    service.transaction((em) =>
+      service.schema.domainEvents[name]!.call(
+        service,
+        {
+          id: randomUUID(),
+          name,
+          payload: { tenantId, ...payload },
+          occurredAt: new Date().toISOString(),
+          source: "people",
+        },
+        em,
+      ),
+    );
+  const hired = (upn: string, o: Record<string, unknown> = {}) =>
+    deliver("employee.hired", {
+      objectId: oid(upn),
+      displayName: upn.split("@")[0],
+      mail: upn,
+      department: "Engineering",
+      jobTitle: "Engineer",
+      managerId: null,
+      country: "DE",
+      timeZone: "Europe/Berlin",
+      preferredLanguage: "de-DE",
+      hireDate: "2019-01-01",
+      source: "graph",
+      ...o,
+    });
+  const as = (upn: string, roles: string[] = ["Employee"]) => ({
+    meta: { caller: { tenantId, objectId: oid(upn), roles } },
+  });
+  const outbox = async (name: string) =>
+    (await sql<{ n: number }>(`select count(*)::int as n from onboarding.outbox where event = $1`, [name]))[0]!.n;
+  return { broker, service, sent, sql, deliver, hired, as, outbox, tenantId };
+}
+
+test("employee.hired starts a journey from the default template; tasks are due in each owner's zone", async (t) => {
+  const h = await start(t);
+  await h.hired("ceo@c.test");
+  await h.hired("boss@c.test", { managerId: oid("ceo@c.test"), timeZone: "America/New_York", country: "US" });
+  await h.hired("ada@c.test", { managerId: oid("boss@c.test"), hireDate: dateIn(10) });
+  const [journey] = await h.sql(`select * from onboarding.journeys`);
+  t.is(journey.new_hire_id, oid("ada@c.test"));
+  t.deepEqual(journey.manager_chain, [oid("boss@c.test"), oid("ceo@c.test")]);
+  const tasks = await h.sql(`select * from onboarding.tasks order by due_at`);
+  t.is(tasks.length, 10);
+  const managerTask = tasks.find((x) => x.step_key === "meet-the-team");
+  t.is(managerTask.owner_id, oid("boss@c.test"));
+  t.is(managerTask.owner_time_zone, "America/New_York");
+  t.is(new Date(managerTask.due_at).getUTCHours() % 24, new Date(managerTask.due_at).getUTCHours()); // a real instant
+  const welcome = tasks.find((x) => x.step_key === "welcome");
+  t.true(welcome.due_date < journey.hire_date, "pre-boarding comes before day one");
+  t.regex(welcome.title, /Welcome to Contoso, ada/);
+  t.is(await h.outbox("onboarding.journey.started"), 1);
+  // A second delivery of the same hire changes nothing.
+  await h.hired("ada@c.test", { managerId: oid("boss@c.test"), hireDate: dateIn(10) });
+  t.is((await h.sql(`select * from onboarding.journeys`)).length, 1);
+  // Existing staff first seen in a directory sync get no journey.
+  t.is((await h.sql(`select * from onboarding.journeys where new_hire_id = $1`, [oid("ceo@c.test")])).length, 0);
+});
+
+test("tasks are completed by their owner from the API and from a Teams card; the last completes the journey", async (t) => {
+  const h = await start(t);
+  await h.hired("boss@c.test");
+  await h.hired("ada@c.test", { managerId: oid("boss@c.test"), hireDate: dateIn(-1) });
+  const mine = (await h.broker.call("onboarding.getMyJourney", {}, h.as("ada@c.test"))) as any;
+  t.is(mine.journey.progress.total, 10);
+  t.true(mine.today.length >= 1, "pre-boarding and day-one tasks are due by now");
+  const managerTasks = (await h.broker.call("onboarding.listMyTasks", { status: "open" }, h.as("boss@c.test"))) as any;
+  t.true(managerTasks.items.every((x: any) => x.owner === "manager"));
+  // Someone else cannot complete the new hire's task.
+  const first = mine.journey.tasks.find((x: any) => x.owner === "newHire");
+  await t.throwsAsync(h.broker.call("onboarding.completeTask", { id: first.id }, h.as("eve@c.test")), {
+    message: /owner or HR/,
+  });
+  const done = (await h.broker.call("onboarding.completeTask", { id: first.id }, h.as("ada@c.test"))) as any;
+  t.is(done.status, "done");
+  // The manager completes theirs from the card (Action.Execute through the bot endpoint).
+  const viaCard = (await h.broker.call("onboarding.handleCardAction", {
+    verb: "onboarding.completeTask",
+    data: { taskId: managerTasks.items[0].id },
+    user: { aadObjectId: oid("boss@c.test"), tenantId: h.tenantId },
+  })) as any;
+  t.regex(JSON.stringify(viaCard.card), /Done: .*2 of 10 tasks/);
+  const replay = (await h.broker.call("onboarding.handleCardAction", {
+    verb: "onboarding.completeTask",
+    data: { taskId: managerTasks.items[0].id },
+    user: { aadObjectId: oid("boss@c.test"), tenantId: h.tenantId },
+  })) as any;
+  t.regex(JSON.stringify(replay.card), /Already done/);
+  // HR completes the rest; the journey completes once.
+  for (const task of mine.journey.tasks) {
+    await h.broker.call("onboarding.completeTask", { id: task.id }, h.as("hr@c.test", ["HR"]));
+  }
+  const after = (await h.broker.call("onboarding.getJourney", { id: mine.journey.id }, h.as("ada@c.test"))) as any;
+  t.is(after.status, "completed");
+  t.deepEqual(after.progress, { done: 10, total: 10 });
+  t.is(await h.outbox("onboarding.task.completed"), 10);
+  t.is(await h.outbox("onboarding.journey.completed"), 1);
+});
+
+test("a moved hire date reschedules the open tasks; done ones keep their dates", async (t) => {
+  const h = await start(t);
+  await h.hired("ada@c.test", { hireDate: "2030-03-04" });
+  const [welcome] = await h.sql(`select * from onboarding.tasks where step_key = 'welcome'`);
+  await h.broker.call("onboarding.completeTask", { id: welcome.id }, h.as("ada@c.test"));
+  await h.deliver("employee.updated", {
+    objectId: oid("ada@c.test"),
+    fields: ["hireDate"],
+    changes: { hireDate: "2030-03-18" },
+  });
+  const tasks = await h.sql(`select step_key, due_date from onboarding.tasks`);
+  const due = Object.fromEntries(tasks.map((x) => [x.step_key, x.due_date]));
+  t.is(due.welcome, welcome.due_date);
+  t.is(due["day-one-setup"], "2030-03-18");
+  t.is(due["meet-the-team"], "2030-03-21");
+});
+
+test("buddies are matched by the rules, a decline matches again, erasure removes the person", async (t) => {
+  const h = await start(t);
+  await h.hired("boss@c.test");
+  for (const upn of ["jo@c.test", "kim@c.test", "new@c.test"])
+    await h.hired(upn, { managerId: oid("boss@c.test"), hireDate: upn === "new@c.test" ? "2019-06-01" : "2020-01-01" });
+  await h.hired("ada@c.test", { managerId: oid("boss@c.test"), hireDate: dateIn(7) });
+  for (const [upn, interests] of [
+    ["boss@c.test", ["chess"]],
+    ["jo@c.test", ["chess", "climbing"]],
+    ["kim@c.test", ["running"]],
+  ] as const) {
+    await h.broker.call(
+      "onboarding.updateMyBuddyProfile",
+      { optedIn: true, interests, languages: ["de"], capacity: 2 },
+      h.as(upn),
+    );
+  }
+  const first = (await h.broker.call("onboarding.runBuddyMatching", {}, h.as("hr@c.test", ["HR"]))) as any;
+  t.is(first.matches.length, 1);
+  t.not(first.matches[0].buddyId, oid("boss@c.test"), "the manager is never the buddy");
+  const firstBuddy = first.matches[0].buddyId;
+  t.regex(first.matches[0].explanation, /same department/);
+  t.true(h.sent.some((s) => s.templateId === "onboarding.buddy-request" && s.userIds[0] === firstBuddy));
+  const buddyTask = (await h.sql(`select owner_id from onboarding.tasks where step_key = 'first-buddy-meeting'`))[0];
+  t.is(buddyTask.owner_id, firstBuddy);
+  // The buddy declines from the card: another buddy is proposed at once.
+  const upnOf = firstBuddy === oid("jo@c.test") ? "jo@c.test" : "kim@c.test";
+  const declined = (await h.broker.call("onboarding.handleCardAction", {
+    verb: "onboarding.declineBuddy",
+    data: { journeyId: first.matches[0].journeyId },
+    user: { aadObjectId: oid(upnOf), tenantId: h.tenantId },
+  })) as any;
+  t.regex(JSON.stringify(declined.card), /another buddy/);
+  const [journey] = await h.sql(`select * from onboarding.journeys`);
+  t.is(journey.buddy_status, "proposed");
+  t.not(journey.buddy_id, firstBuddy);
+  t.is(await h.outbox("onboarding.buddy.declined"), 1);
+  t.is(await h.outbox("onboarding.buddy.assigned"), 2);
+  // Erasure of the new hire removes the journey, its tasks and the profile.
+  await h.deliver("employee.erased", { objectId: oid("ada@c.test") });
+  t.is((await h.sql(`select * from onboarding.journeys`)).length, 0);
+  t.is((await h.sql(`select * from onboarding.tasks`)).length, 0);
+  t.is((await h.sql(`select * from onboarding.buddy_profiles where employee_id = $1`, [oid("ada@c.test")])).length, 0);
+});
+
+test("a template that does not compile is refused with the step and the reason; a new version is saved", async (t) => {
+  const h = await start(t);
+  const hr = h.as("hr@c.test", ["HR"]);
+  const step = { key: "hello", title: "Hello", offsetDays: 0, owner: "newHire", content: "{{person.salary}}" };
+  const refused = await t.throwsAsync(h.broker.call("onboarding.saveTemplate", { name: "Sales", steps: [step] }, hr));
+  t.is((refused as any).code, 422);
+  t.deepEqual((refused as any).data.fields, [
+    { field: "steps[hello].content", message: 'unknown field "person.salary"' },
+  ]);
+  const ok = { ...step, content: "Hi {{person.givenName}}" };
+  const v1 = (await h.broker.call(
+    "onboarding.saveTemplate",
+    { name: "Sales", steps: [ok], audience: { departments: ["Sales"] } },
+    hr,
+  )) as any;
+  const v2 = (await h.broker.call(
+    "onboarding.saveTemplate",
+    { name: "Sales", steps: [ok, { ...ok, key: "two" }], audience: { departments: ["Sales"] } },
+    hr,
+  )) as any;
+  t.is(v1.version, 1);
+  t.is(v2.version, 2);
+  await h.hired("sam@c.test", { department: "Sales", hireDate: dateIn(3) });
+  const [journey] = await h.sql(`select template_id from onboarding.journeys`);
+  t.is(journey.template_id, v2.id);
+});
+
+test("nudges: due today, overdue after N days, escalation to the manager after M days, each once", async (t) => {
+  const h = await start(t);
+  await h.hired("boss@c.test");
+  await h.hired("ada@c.test", { managerId: oid("boss@c.test"), hireDate: dateIn(0) });
+  await h.sql(`update onboarding.tasks set status = 'done' where step_key <> 'day-one-setup'`);
+  const [task] = await h.sql(`select id from onboarding.tasks where step_key = 'day-one-setup'`);
+  const at = (days: number) => new Date(Date.now() + days * DAY).toISOString();
+  await h.sql(`update onboarding.tasks set due_at = $1 where id = $2`, [at(0.1), task.id]);
+  t.deepEqual(await h.broker.call("onboarding.runNudges", {}), { dueToday: 1, overdue: 0, escalated: 0 });
+  t.deepEqual(await h.broker.call("onboarding.runNudges", {}), { dueToday: 0, overdue: 0, escalated: 0 });
+  t.deepEqual(await h.broker.call("onboarding.runNudges", { now: at(2.5) }), { dueToday: 0, overdue: 1, escalated: 0 });
+  t.deepEqual(await h.broker.call("onboarding.runNudges", { now: at(6) }), { dueToday: 0, overdue: 0, escalated: 1 });
+  t.deepEqual(
+    h.sent.map((s) => [s.dedupeKey.split(":").pop(), s.userIds[0]]),
+    [
+      ["due", oid("ada@c.test")],
+      ["overdue", oid("ada@c.test")],
+      ["escalated", oid("boss@c.test")],
+    ],
+  );
+});
