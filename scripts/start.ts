@@ -60,7 +60,9 @@ async function main() {
       port: Number(process.env.GRAPH_EMULATOR_PORT ?? 4443),
       dataDir: path.join(config.dataDir, "graph-emulator"),
       tenant: { users: DEMO_TENANT_PEOPLE, seed: "contoso-demo", domain: "contoso.example", companyName: "Contoso" },
+      // Microsoft's published limits; on the real clock unless GRAPH_EMULATOR_TIME_SCALE shortens their windows.
       throttling: true,
+      timeScale: Number(process.env.GRAPH_EMULATOR_TIME_SCALE ?? 1),
     });
     hireDemoCompany(emulator);
     Object.assign(env, m365ClientEnv(emulator), { HEARTH_GRAPH_EMULATOR_URL: emulator.url });
