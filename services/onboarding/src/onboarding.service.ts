@@ -750,9 +750,15 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
             templateId: "onboarding.buddy-request",
             data: {
               newHireName: byHire.get(m.newHireId)?.person?.displayName ?? "a new colleague",
+              hireDate: byHire.get(m.newHireId)?.hire_date,
               explanation: m.explanation,
               journeyId: m.journeyId,
             },
+            actions: [
+              { verb: "onboarding.acceptBuddy", title: "Accept", data: { journeyId: m.journeyId } },
+              { verb: "onboarding.declineBuddy", title: "Decline", data: { journeyId: m.journeyId } },
+            ],
+            source: "onboarding",
             priority: "high",
             dedupeKey: `onboarding:buddy:${m.journeyId}:${m.buddyId}`,
           }).catch((error: unknown) => this.logger.warn("Buddy request not sent", { error: String(error) }));
@@ -801,6 +807,12 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
                       : t.content,
                 taskId: t.id,
               },
+              // The manager's escalation links to the task; only its owner can complete it.
+              actions:
+                kind === "escalated"
+                  ? undefined
+                  : [{ verb: "onboarding.completeTask", title: "Mark as done", data: { taskId: t.id } }],
+              source: "onboarding",
               priority: kind === "due" ? "normal" : "high",
               dedupeKey: `onboarding:task:${t.id}:${kind}`,
             });
