@@ -293,10 +293,16 @@ export const getReports = defineAction({
 
 export const runNudges = defineAction({
   name: "onboarding.runNudges",
-  summary: "Send due-today, overdue and escalation nudges now (also runs on a timer); each is sent once",
+  summary:
+    "Send due-today, overdue and escalation nudges and the week 1/4/12 check-in cards now (also on a timer); each once",
   access: "internal",
   params: z.object({ now: z.iso.datetime().optional() }),
-  result: z.object({ dueToday: z.number().int(), overdue: z.number().int(), escalated: z.number().int() }),
+  result: z.object({
+    dueToday: z.number().int(),
+    overdue: z.number().int(),
+    escalated: z.number().int(),
+    checkins: z.number().int().describe("week 1/4/12 check-in cards sent"),
+  }),
 });
 
 // Domain events

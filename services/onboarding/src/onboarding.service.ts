@@ -96,7 +96,8 @@ type This = OnboardingThis & {
     matches: Array<{ journeyId: string; newHireId: string; buddyId: string; score: number; explanation: string }>;
     unmatched: string[];
   }>;
-  nudge(now: Date): Promise<{ dueToday: number; overdue: number; escalated: number }>;
+  nudge(now: Date): Promise<{ dueToday: number; overdue: number; escalated: number; checkins: number }>;
+  promptCheckins(now: Date): Promise<number>;
 };
 
 const card = (text: string, facts: Array<{ title: string; value: string }> = []) => ({
@@ -107,6 +108,7 @@ const card = (text: string, facts: Array<{ title: string; value: string }> = [])
 });
 
 const DAY_MS = 86_400_000;
+const CHECKIN_WEEKS = [1, 4, 12] as const;
 const today = () => new Date().toISOString().slice(0, 10);
 
 function actorOf(caller: Caller | undefined): Actor {
@@ -769,7 +771,7 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
       /** Due today, overdue after N days, escalation to the manager after M days: each once per task. */
       async nudge(this: This, now: Date) {
         const em = this.em();
-        const counts = { dueToday: 0, overdue: 0, escalated: 0 };
+        const counts = { dueToday: 0, overdue: 0, escalated: 0, checkins: 0 };
         const rows = await sql<
           TaskRow & { new_hire_id: string; person: Record<string, string | null> | null; manager_id: string | null }
         >(
@@ -826,7 +828,52 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
           ]);
           counts[kind === "due" ? "dueToday" : kind === "overdue" ? "overdue" : "escalated"]++;
         }
+        counts.checkins = await this.promptCheckins(now);
         return counts;
+      },
+
+      /** Week 1, 4 and 12 check-ins: the new hire and the buddy each get a rating card in that week, once. */
+      async promptCheckins(this: This, now: Date) {
+        const journeys = await sql<JourneyRow & { answered: string[] }>(
+          this.em(),
+          `select j.*, coalesce((select json_agg(c.week || ':' || c.role) from ${T("checkins")} c
+             where c.journey_id = j.id), '[]') as answered
+           from ${T("journeys")} j where j.status <> 'ended' and j.buddy_status = 'accepted'`,
+        );
+        let prompted = 0;
+        for (const j of journeys) {
+          const day = (now.getTime() - Date.parse(j.hire_date)) / DAY_MS;
+          const week = CHECKIN_WEEKS.find((w) => day >= (w - 1) * 7 + 4 && day < w * 7 + 4);
+          if (!week || !j.buddy_id) continue;
+          const people = await loadPeople(this.em(), [j.new_hire_id, j.buddy_id]);
+          for (const [role, userId, otherId] of [
+            ["newHire", j.new_hire_id, j.buddy_id],
+            ["buddy", j.buddy_id, j.new_hire_id],
+          ] as const) {
+            if (j.answered.includes(`${week}:${role}`)) continue;
+            try {
+              // Notifications keeps one request per dedupe key: asking again in the same week sends nothing.
+              const r = await call(this.broker as unknown as moleculer.Context, "notifications.notify", {
+                audience: { userIds: [userId] },
+                templateId: "onboarding.checkin-due",
+                data: { week, otherName: people.get(otherId)?.display_name ?? "your buddy", journeyId: j.id },
+                actions: [1, 2, 3, 4, 5].map((rating) => ({
+                  verb: "onboarding.checkin",
+                  title: String(rating),
+                  data: { journeyId: j.id, week, rating },
+                })),
+                kind: "feedbackRequest",
+                source: "onboarding",
+                priority: "normal",
+                dedupeKey: `onboarding:checkin:${j.id}:${week}:${role}`,
+              });
+              prompted += r.accepted;
+            } catch (error) {
+              this.logger.warn("Check-in prompt not sent", { journeyId: j.id, week, error: String(error) });
+            }
+          }
+        }
+        return prompted;
       },
     },
 

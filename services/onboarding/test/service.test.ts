@@ -247,10 +247,20 @@ test("nudges: due today, overdue after N days, escalation to the manager after M
   const [task] = await h.sql(`select id from onboarding.tasks where step_key = 'day-one-setup'`);
   const at = (days: number) => new Date(Date.now() + days * DAY).toISOString();
   await h.sql(`update onboarding.tasks set due_at = $1 where id = $2`, [at(0.1), task.id]);
-  t.deepEqual(await h.broker.call("onboarding.runNudges", {}), { dueToday: 1, overdue: 0, escalated: 0 });
-  t.deepEqual(await h.broker.call("onboarding.runNudges", {}), { dueToday: 0, overdue: 0, escalated: 0 });
-  t.deepEqual(await h.broker.call("onboarding.runNudges", { now: at(2.5) }), { dueToday: 0, overdue: 1, escalated: 0 });
-  t.deepEqual(await h.broker.call("onboarding.runNudges", { now: at(6) }), { dueToday: 0, overdue: 0, escalated: 1 });
+  t.deepEqual(await h.broker.call("onboarding.runNudges", {}), { dueToday: 1, overdue: 0, escalated: 0, checkins: 0 });
+  t.deepEqual(await h.broker.call("onboarding.runNudges", {}), { dueToday: 0, overdue: 0, escalated: 0, checkins: 0 });
+  t.deepEqual(await h.broker.call("onboarding.runNudges", { now: at(2.5) }), {
+    dueToday: 0,
+    overdue: 1,
+    escalated: 0,
+    checkins: 0,
+  });
+  t.deepEqual(await h.broker.call("onboarding.runNudges", { now: at(6) }), {
+    dueToday: 0,
+    overdue: 0,
+    escalated: 1,
+    checkins: 0,
+  });
   t.deepEqual(
     h.sent.map((s) => [s.dedupeKey.split(":").pop(), s.userIds[0]]),
     [
@@ -258,5 +268,37 @@ test("nudges: due today, overdue after N days, escalation to the manager after M
       ["overdue", oid("ada@c.test")],
       ["escalated", oid("boss@c.test")],
     ],
+  );
+});
+
+test("check-ins: week-1 rating cards to the new hire and the buddy; a rating from the card shows in HR's report", async (t) => {
+  const h = await start(t);
+  await h.hired("boss@c.test");
+  await h.hired("jo@c.test", { managerId: oid("boss@c.test") });
+  await h.broker.call(
+    "onboarding.updateMyBuddyProfile",
+    { optedIn: true, interests: [], languages: ["de"], capacity: 1 },
+    h.as("jo@c.test"),
+  );
+  await h.hired("ada@c.test", { managerId: oid("boss@c.test"), hireDate: dateIn(-5) });
+  await h.sql(`update onboarding.tasks set status = 'done'`);
+  const matched = (await h.broker.call("onboarding.runBuddyMatching", {})) as any;
+  const journeyId = matched.matches[0].journeyId;
+  await h.broker.call("onboarding.respondToBuddyRequest", { journeyId, accept: true }, h.as("jo@c.test"));
+  t.like(await h.broker.call("onboarding.runNudges", {}), { checkins: 2 });
+  const cards = h.sent.filter((s) => s.templateId === "onboarding.checkin-due");
+  t.deepEqual(cards.map((c) => c.userIds[0]).sort(), [oid("ada@c.test"), oid("jo@c.test")].sort());
+  const reply = (await h.broker.call("onboarding.handleCardAction", {
+    verb: "onboarding.checkin",
+    data: { journeyId, week: 1, rating: 4 },
+    user: { aadObjectId: oid("ada@c.test"), tenantId: h.tenantId },
+  })) as any;
+  t.regex(JSON.stringify(reply.card), /Thanks for your check-in/);
+  t.like(await h.broker.call("onboarding.runNudges", {}), { checkins: 1 }, "only the buddy has not answered");
+  t.is(await h.outbox("onboarding.checkin.submitted"), 1);
+  const reports = (await h.broker.call("onboarding.getReports", {}, h.as("hr@c.test", ["HR"]))) as any;
+  t.like(
+    reports.buddies.find((b: any) => b.buddyId === oid("jo@c.test")),
+    { load: 1, averageRating: 4, ratings: 1 },
   );
 });
