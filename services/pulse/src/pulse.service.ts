@@ -221,34 +221,55 @@ async function closedWaveFor(service: PulseThis, caller: Caller | undefined, wav
   return { wave, programme, filter: scoped };
 }
 
+type WaveMeta = { questions: QuestionRow[]; minGroupSize: number; at: number };
+const waveMeta = new Map<string, WaveMeta>();
+const flushing = new Set<string>();
+
+/** A wave's questions and threshold, kept for a few seconds (the hot path of answering reads them every time). */
+async function metaOf(service: PulseThis, waveId: string): Promise<WaveMeta> {
+  const known = waveMeta.get(waveId);
+  if (known && Date.now() - known.at < 10_000) return known;
+  const wave = await loadWave(service.em(), waveId);
+  if (!wave) throw new NotFoundError("Wave");
+  const programme = (await loadProgramme(service.em(), wave.programme_id))!;
+  const meta = {
+    questions: await waveQuestions(service.em(), wave),
+    minGroupSize: programme.min_group_size,
+    at: Date.now(),
+  };
+  if (waveMeta.size > 1000) waveMeta.clear();
+  waveMeta.set(waveId, meta);
+  return meta;
+}
+
 /** Submits one person's answers: the answered flag and the buffered answers in one transaction; see AnswerBuffer. */
 export async function submit(service: PulseThis, userId: string, waveId: string, answers: SubmittedAnswer[]) {
-  const accepted = await service.transaction(async (em) => {
-    const [wave] = await sql<WaveRow>(em, `select * from ${T("waves")} where id = ?`, [waveId]);
-    if (!wave) throw new NotFoundError("Wave");
-    const [invitation] = await sql<{
-      id: string;
-      answered: boolean;
-      expired: boolean;
-      department: string;
-      office: string;
-      tenure_band: string;
-      manager_path: string[];
-    }>(
+  const meta = await metaOf(service, waveId);
+  const problems = checkAnswers(meta.questions, answers);
+  if (problems.length > 0) {
+    throw new ValidationFailedError(problems, problems.map((p) => `${p.field}: ${p.message}`).join("; "));
+  }
+  await service.transaction(async (em) => {
+    // One statement claims the invitation: open wave, inside the person's window, not answered yet.
+    const [invitation] = await sql<{ department: string; office: string; tenure_band: string; manager_path: string[] }>(
       em,
-      `select *, closes_at <= now() as expired from ${T("invitations")} where wave_id = ? and user_id = ? for update`,
+      `update ${T("invitations")} i set answered = true from ${T("waves")} w
+       where i.wave_id = ? and i.user_id = ? and w.id = i.wave_id and w.status = 'open' and i.closes_at > now()
+         and not i.answered
+       returning i.department, i.office, i.tenure_band, i.manager_path`,
       [waveId, userId],
     );
-    if (!invitation) throw new ForbiddenError("You were not invited to this wave");
-    if (wave.status !== "open" || invitation.expired) {
-      throw new ConflictError("This wave is closed: answers are no longer accepted", "WAVE_CLOSED");
+    if (!invitation) {
+      const [why] = await sql<{ answered: boolean; closed: boolean }>(
+        em,
+        `select i.answered, (w.status <> 'open' or i.closes_at <= now()) as closed from ${T("invitations")} i
+         join ${T("waves")} w on w.id = i.wave_id where i.wave_id = ? and i.user_id = ?`,
+        [waveId, userId],
+      );
+      if (!why) throw new ForbiddenError("You were not invited to this wave");
+      if (why.closed) throw new ConflictError("This wave is closed: answers are no longer accepted", "WAVE_CLOSED");
+      throw new ConflictError("You have already answered this wave", "ALREADY_ANSWERED");
     }
-    if (invitation.answered) throw new ConflictError("You have already answered this wave", "ALREADY_ANSWERED");
-    const questions = await waveQuestions(em, wave);
-    const problems = checkAnswers(questions, answers);
-    if (problems.length > 0)
-      throw new ValidationFailedError(problems, problems.map((p) => `${p.field}: ${p.message}`).join("; "));
-    await sql(em, `update ${T("invitations")} set answered = true where id = ?`, [invitation.id]);
     const day = new Date().toISOString().slice(0, 10);
     const submission = randomUUID();
     const values: unknown[] = [];
@@ -273,11 +294,18 @@ export async function submit(service: PulseThis, userId: string, waveId: string,
        manager_path, value, comment) values ${answers.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
       values,
     );
-    return { accepted: answers.length, minGroupSize: (await loadProgramme(em, wave.programme_id))!.min_group_size };
   });
-  // A separate transaction, and only with enough submissions waiting (see AnswerBuffer).
-  await service.transaction((em) => flushAnswers(em, waveId, accepted.minGroupSize));
-  return { accepted: accepted.accepted };
+  // A separate transaction, and only with enough submissions waiting (see AnswerBuffer); one at a time per wave
+  // and replica (a skipped move happens on the next submission, and closing the wave moves the rest).
+  if (!flushing.has(waveId)) {
+    flushing.add(waveId);
+    try {
+      await service.transaction((em) => flushAnswers(em, waveId, meta.minGroupSize));
+    } finally {
+      flushing.delete(waveId);
+    }
+  }
+  return { accepted: answers.length };
 }
 
 function surveyCard(wave: WaveRow, questions: QuestionRow[], minGroupSize: number, note?: string) {
