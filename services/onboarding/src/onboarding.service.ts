@@ -702,6 +702,23 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
           `select * from ${T("journeys")} where status = 'active' and buddy_status = 'none' order by hire_date`,
         );
         if (pending.length === 0) return { matches: [], unmatched: [] };
+        // employee.hired carries no office: ask the directory for it here, outside any transaction.
+        for (const j of pending) {
+          const [row] = await sql<{ office: string | null }>(
+            em,
+            `select office from ${T("buddy_profiles")} where employee_id = ?`,
+            [j.new_hire_id],
+          );
+          if (!row || row.office !== null) continue;
+          const employee = await call(this.broker as unknown as moleculer.Context, "people.getEmployee", {
+            id: j.new_hire_id,
+          }).catch(() => null);
+          if (employee?.office)
+            await sql(em, `update ${T("buddy_profiles")} set office = ? where employee_id = ?`, [
+              employee.office,
+              j.new_hire_id,
+            ]);
+        }
         const chains = await loadDirectoryChains(em);
         const people = await loadPeople(
           em,
