@@ -297,7 +297,8 @@ test("no answer is determined and nobody is pinned, whatever the attacker pulls"
   fc.assert(
     fc.property(arbOrg(), fc.integer({ min: 3, max: 8 }), (org, minGroupSize) => {
       const leaks = attack(org, disclosureRules({ minGroupSize, commentMinimum: Math.max(minGroupSize, 10) }));
-      return leaks.length === 0 || (t.log(JSON.stringify(leaks.slice(0, 3))), false);
+      if (leaks.length > 0) t.log(JSON.stringify(leaks.slice(0, 3)));
+      return leaks.length === 0;
     }),
     { numRuns: Number(process.env.PRIVACY_RUNS ?? 150) },
   );
