@@ -302,3 +302,30 @@ test("check-ins: week-1 rating cards to the new hire and the buddy; a rating fro
     { load: 1, averageRating: 4, ratings: 1 },
   );
 });
+
+test("HR's attention list and override: overdue tasks, no buddy before the start, a buddy set by hand with warnings", async (t) => {
+  const h = await start(t);
+  const hr = h.as("hr@c.test", ["HR"]);
+  await h.hired("boss@c.test");
+  await h.hired("ada@c.test", { managerId: oid("boss@c.test"), hireDate: dateIn(1) });
+  const attention = (await h.broker.call("onboarding.needsAttention", {}, hr)) as any;
+  t.true(attention.items.some((i: any) => i.reason === "no-buddy" && i.newHireId === oid("ada@c.test")));
+  t.true(
+    attention.items.some((i: any) => i.reason === "overdue-task"),
+    "pre-boarding tasks are past due",
+  );
+  const [journey] = await h.sql(`select id from onboarding.journeys`);
+  // The manager is not allowed by the rules: HR may still choose them, and is told why it breaks the rules.
+  const set = (await h.broker.call(
+    "onboarding.assignBuddy",
+    { journeyId: journey.id, buddyId: oid("boss@c.test") },
+    hr,
+  )) as any;
+  t.true(set.warnings.includes("management-chain"));
+  t.regex(set.explanation, /^set by HR/);
+  const later = (await h.broker.call("onboarding.needsAttention", {}, hr)) as any;
+  t.false(later.items.some((i: any) => i.reason === "no-buddy"));
+  await t.throwsAsync(h.broker.call("onboarding.needsAttention", {}, h.as("ada@c.test")), {
+    message: /role|access|allowed|Forbidden/i,
+  });
+});
