@@ -1,7 +1,7 @@
 // Events with a Teams meeting, transactionId de-duplication and attendees' responses; payloads against the contract.
 import test from "ava";
 import { checkAgainstContract } from "../src/index.ts";
-import { request, startForTest } from "./helpers/emulator.ts";
+import { appToken, request, startForTest } from "./helpers/emulator.ts";
 
 const meeting = (extra: Record<string, unknown> = {}) => ({
   subject: "Welcome coffee with your buddy",
@@ -79,4 +79,20 @@ test("attendees' responses show on the event; bad times and unknown time zones a
   });
   t.is(gone.status, 204);
   t.is((await request(emulator, `/v1.0/users/${organizer}/events/${created.body.id}`, { token })).status, 404);
+});
+
+test("events need Calendars.ReadWrite: without it, 403 Authorization_RequestDenied and nothing is created", async (t) => {
+  const { emulator } = await startForTest();
+  t.teardown(() => emulator.close());
+  const organizer = emulator.control.tenant.records.find((r) => r.mailbox)!.data.id;
+  emulator.control.revoke("Calendars.ReadWrite");
+  const token = await appToken(emulator);
+  const refused = await request(emulator, `/v1.0/users/${organizer}/events`, {
+    method: "POST",
+    token,
+    body: meeting(),
+  });
+  t.is(refused.status, 403);
+  t.is(refused.body.error.code, "Authorization_RequestDenied");
+  t.is(emulator.control.events(organizer).length, 0);
 });
