@@ -83,48 +83,50 @@ test("three replica processes drawing at once never take more than the bucket al
 
 test("for any bucket shape, cost and number of replicas, concurrent takers stay inside the bucket", async (t) => {
   let run = 0;
-  await fc.assert(
-    fc.asyncProperty(
-      fc.record({
-        capacity: fc.integer({ min: 2, max: 6 }),
-        rate: fc.integer({ min: 30, max: 120 }),
-        cost: fc.integer({ min: 1, max: 2 }),
-        replicas: fc.integer({ min: 2, max: 3 }),
-        perReplica: fc.integer({ min: 5, max: 15 }),
-      }),
-      async ({ capacity, rate, cost, replicas, perReplica }) => {
-        const tenant = `tenant-property-${run++}`;
-        const pools = Array.from({ length: replicas }, () => pgExecutor(url, 3));
-        try {
-          const stores = pools.map(
-            (pool) =>
-              new BudgetStore({
-                tenant,
-                execute: pool.execute,
-                shapes: { bots: { capacity, refillPerSecond: rate } },
-              }),
-          );
-          const grants = (
-            await Promise.all(
-              stores.flatMap((store) =>
-                Array.from({ length: 3 }, async () => {
-                  const mine: number[] = [];
-                  for (let i = 0; i < Math.ceil(perReplica / 3); i++)
-                    mine.push((await store.take("bots", cost)).grantedAtMs);
-                  return mine;
+  // fc.assert rejects with the shrunk counterexample when the property fails.
+  await t.notThrowsAsync(
+    fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          capacity: fc.integer({ min: 2, max: 6 }),
+          rate: fc.integer({ min: 30, max: 120 }),
+          cost: fc.integer({ min: 1, max: 2 }),
+          replicas: fc.integer({ min: 2, max: 3 }),
+          perReplica: fc.integer({ min: 5, max: 15 }),
+        }),
+        async ({ capacity, rate, cost, replicas, perReplica }) => {
+          const tenant = `tenant-property-${run++}`;
+          const pools = Array.from({ length: replicas }, () => pgExecutor(url, 3));
+          try {
+            const stores = pools.map(
+              (pool) =>
+                new BudgetStore({
+                  tenant,
+                  execute: pool.execute,
+                  shapes: { bots: { capacity, refillPerSecond: rate } },
                 }),
-              ),
-            )
-          ).flat();
-          return worstExcess(grants, cost, capacity, rate) <= 1e-6;
-        } finally {
-          await Promise.all(pools.map((p) => p.end()));
-        }
-      },
+            );
+            const grants = (
+              await Promise.all(
+                stores.flatMap((store) =>
+                  Array.from({ length: 3 }, async () => {
+                    const mine: number[] = [];
+                    for (let i = 0; i < Math.ceil(perReplica / 3); i++)
+                      mine.push((await store.take("bots", cost)).grantedAtMs);
+                    return mine;
+                  }),
+                ),
+              )
+            ).flat();
+            return worstExcess(grants, cost, capacity, rate) <= 1e-6;
+          } finally {
+            await Promise.all(pools.map((p) => p.end()));
+          }
+        },
+      ),
+      { numRuns: 6 },
     ),
-    { numRuns: 6 },
   );
-  t.pass();
 });
 
 test("a 429 seen by one replica pauses the class for every replica, and only that class", async (t) => {

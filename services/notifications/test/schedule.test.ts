@@ -20,28 +20,30 @@ const prefsArb = fc.record({
 const moment = fc.integer({ min: Date.parse("2026-01-01T00:00:00Z"), max: Date.parse("2027-12-31T00:00:00Z") });
 
 test("urgent always goes through; anything deferred is deferred to a moment at which it is sent", (t) => {
-  fc.assert(
-    fc.property(
-      moment,
-      fc.constantFrom(...ZONES),
-      prefsArb,
-      fc.constantFrom("low", "normal", "high"),
-      (ms, zone, p, priority) => {
-        const prefs = mergePreferences({
-          delivery: { low: "immediate", normal: "immediate", high: "immediate" },
-          workingHours: { days: p.days, start: p.start, end: p.end },
-          quietHours: p.quiet && p.quiet[0] !== p.quiet[1] ? { start: p.quiet[0], end: p.quiet[1] } : null,
-        });
-        const now = new Date(ms);
-        if (decide({ now, priority: "urgent", prefs, timeZone: zone }).action !== "send") return false;
-        const d = decide({ now, priority: priority as "low", prefs, timeZone: zone });
-        if (d.action === "send") return true;
-        if (d.until.getTime() <= now.getTime()) return false;
-        return decide({ now: d.until, priority: priority as "low", prefs, timeZone: zone }).action === "send";
-      },
+  // fc.assert throws with the shrunk counterexample when the property fails.
+  t.notThrows(() =>
+    fc.assert(
+      fc.property(
+        moment,
+        fc.constantFrom(...ZONES),
+        prefsArb,
+        fc.constantFrom("low", "normal", "high"),
+        (ms, zone, p, priority) => {
+          const prefs = mergePreferences({
+            delivery: { low: "immediate", normal: "immediate", high: "immediate" },
+            workingHours: { days: p.days, start: p.start, end: p.end },
+            quietHours: p.quiet && p.quiet[0] !== p.quiet[1] ? { start: p.quiet[0], end: p.quiet[1] } : null,
+          });
+          const now = new Date(ms);
+          if (decide({ now, priority: "urgent", prefs, timeZone: zone }).action !== "send") return false;
+          const d = decide({ now, priority: priority as "low", prefs, timeZone: zone });
+          if (d.action === "send") return true;
+          if (d.until.getTime() <= now.getTime()) return false;
+          return decide({ now: d.until, priority: priority as "low", prefs, timeZone: zone }).action === "send";
+        },
+      ),
     ),
   );
-  t.pass();
 });
 
 test("quiet hours across midnight defer to their end, in the person's zone", (t) => {

@@ -254,45 +254,49 @@ const thousandths = (r: { matches: Array<{ score: number }> }) =>
   r.matches.reduce((sum, m) => sum + Math.round(m.score * 1000), 0);
 
 test("property: the matcher is optimal against brute force, with and without pruning", (t) => {
-  fc.assert(
-    fc.property(arbCase, (c) => {
-      const { hires, candidates } = build(c);
-      const expected = bruteForce(hires, candidates);
-      for (const topK of [1, 2, Number.POSITIVE_INFINITY]) {
-        const result = matchBuddies(hires, candidates, { today: TODAY, topK });
-        if (result.matches.length !== expected.count || thousandths(result) !== expected.score) return false;
-        // Capacities and hard rules hold in the result.
-        const load = new Map<string, number>();
-        for (const m of result.matches) {
-          load.set(m.buddyId, (load.get(m.buddyId) ?? 0) + 1);
-          const h = hires.find((x) => x.id === m.hireId) as NewHire;
-          const b = candidates.find((x) => x.id === m.buddyId) as BuddyCandidate;
-          if (pairBlocks(h, b, DEFAULT_HARD_RULES, TODAY).length > 0) return false;
+  // fc.assert throws with the shrunk counterexample when the property fails.
+  t.notThrows(() =>
+    fc.assert(
+      fc.property(arbCase, (c) => {
+        const { hires, candidates } = build(c);
+        const expected = bruteForce(hires, candidates);
+        for (const topK of [1, 2, Number.POSITIVE_INFINITY]) {
+          const result = matchBuddies(hires, candidates, { today: TODAY, topK });
+          if (result.matches.length !== expected.count || thousandths(result) !== expected.score) return false;
+          // Capacities and hard rules hold in the result.
+          const load = new Map<string, number>();
+          for (const m of result.matches) {
+            load.set(m.buddyId, (load.get(m.buddyId) ?? 0) + 1);
+            const h = hires.find((x) => x.id === m.hireId) as NewHire;
+            const b = candidates.find((x) => x.id === m.buddyId) as BuddyCandidate;
+            if (pairBlocks(h, b, DEFAULT_HARD_RULES, TODAY).length > 0) return false;
+          }
+          for (const [id, n] of load) {
+            const b = candidates.find((x) => x.id === id) as BuddyCandidate;
+            if (n > Math.min(3, b.capacity) - b.load) return false;
+          }
         }
-        for (const [id, n] of load) {
-          const b = candidates.find((x) => x.id === id) as BuddyCandidate;
-          if (n > Math.min(3, b.capacity) - b.load) return false;
-        }
-      }
-      return true;
-    }),
-    { numRuns: 300 },
+        return true;
+      }),
+      { numRuns: 300 },
+    ),
   );
-  t.pass();
 });
 
 test("property: greedy never beats the optimum", (t) => {
-  fc.assert(
-    fc.property(arbCase, (c) => {
-      const { hires, candidates } = build(c);
-      const opt = matchBuddies(hires, candidates, { today: TODAY, topK: 1 });
-      const greedy = greedyBuddies(hires, candidates, { today: TODAY });
-      return (
-        opt.matches.length > greedy.matches.length ||
-        (opt.matches.length === greedy.matches.length && thousandths(opt) >= thousandths(greedy))
-      );
-    }),
-    { numRuns: 200 },
+  // fc.assert throws with the shrunk counterexample when the property fails.
+  t.notThrows(() =>
+    fc.assert(
+      fc.property(arbCase, (c) => {
+        const { hires, candidates } = build(c);
+        const opt = matchBuddies(hires, candidates, { today: TODAY, topK: 1 });
+        const greedy = greedyBuddies(hires, candidates, { today: TODAY });
+        return (
+          opt.matches.length > greedy.matches.length ||
+          (opt.matches.length === greedy.matches.length && thousandths(opt) >= thousandths(greedy))
+        );
+      }),
+      { numRuns: 200 },
+    ),
   );
-  t.pass();
 });

@@ -124,61 +124,67 @@ function applyAll(state: Map<string, EmployeeState>, changes: TDirectoryChange[]
 }
 
 test("property: applying the same change a second time emits nothing", (t) => {
-  fc.assert(
-    fc.property(fc.array(arbChange, { maxLength: 20 }), arbChange, (history, change) => {
-      const state = new Map<string, EmployeeState>();
-      applyAll(state, history);
-      applyAll(state, [change]);
-      const before = structuredClone([...state.entries()]);
-      assert.deepEqual(applyAll(state, [change]), []);
-      assert.deepEqual([...state.entries()], before);
-    }),
-    { numRuns: 300 },
+  // fc.assert throws with the shrunk counterexample when the property fails.
+  t.notThrows(() =>
+    fc.assert(
+      fc.property(fc.array(arbChange, { maxLength: 20 }), arbChange, (history, change) => {
+        const state = new Map<string, EmployeeState>();
+        applyAll(state, history);
+        applyAll(state, [change]);
+        const before = structuredClone([...state.entries()]);
+        assert.deepEqual(applyAll(state, [change]), []);
+        assert.deepEqual([...state.entries()], before);
+      }),
+      { numRuns: 300 },
+    ),
   );
-  t.pass();
 });
 
 test("property: the order of changes to different people does not matter", (t) => {
-  fc.assert(
-    fc.property(
-      fc.array(arbChange, { maxLength: 30 }),
-      fc.array(fc.nat(), { minLength: 30, maxLength: 30 }),
-      (changes, keys) => {
-        // Reorder across people, keeping each person's own changes in order (they do not commute).
-        const idOf = (c: TDirectoryChange) => (c.kind === "upsert" ? c.user.id : c.id);
-        const byPerson = new Map<string, TDirectoryChange[]>();
-        for (const c of changes) byPerson.set(idOf(c), [...(byPerson.get(idOf(c)) ?? []), c]);
-        const shuffled: TDirectoryChange[] = [];
-        const queues = [...byPerson.values()].map((q) => [...q]);
-        let k = 0;
-        while (queues.some((q) => q.length > 0)) {
-          const open = queues.filter((q) => q.length > 0);
-          shuffled.push(open[keys[k++ % keys.length]! % open.length]!.shift()!);
-        }
-        const s1 = new Map<string, EmployeeState>();
-        const s2 = new Map<string, EmployeeState>();
-        const e1 = applyAll(s1, changes);
-        const e2 = applyAll(s2, shuffled);
-        const sortKey = (e: EmployeeEvent) => JSON.stringify(e);
-        assert.deepEqual(new Map([...s1].sort()), new Map([...s2].sort()));
-        assert.deepEqual(e1.map(sortKey).sort(), e2.map(sortKey).sort());
-      },
+  // fc.assert throws with the shrunk counterexample when the property fails.
+  t.notThrows(() =>
+    fc.assert(
+      fc.property(
+        fc.array(arbChange, { maxLength: 30 }),
+        fc.array(fc.nat(), { minLength: 30, maxLength: 30 }),
+        (changes, keys) => {
+          // Reorder across people, keeping each person's own changes in order (they do not commute).
+          const idOf = (c: TDirectoryChange) => (c.kind === "upsert" ? c.user.id : c.id);
+          const byPerson = new Map<string, TDirectoryChange[]>();
+          for (const c of changes) byPerson.set(idOf(c), [...(byPerson.get(idOf(c)) ?? []), c]);
+          const shuffled: TDirectoryChange[] = [];
+          const queues = [...byPerson.values()].map((q) => [...q]);
+          let k = 0;
+          while (queues.some((q) => q.length > 0)) {
+            const open = queues.filter((q) => q.length > 0);
+            shuffled.push(open[keys[k++ % keys.length]! % open.length]!.shift()!);
+          }
+          const s1 = new Map<string, EmployeeState>();
+          const s2 = new Map<string, EmployeeState>();
+          const e1 = applyAll(s1, changes);
+          const e2 = applyAll(s2, shuffled);
+          const sortKey = (e: EmployeeEvent) => JSON.stringify(e);
+          assert.deepEqual(new Map([...s1].sort()), new Map([...s2].sort()));
+          assert.deepEqual(e1.map(sortKey).sort(), e2.map(sortKey).sort());
+        },
+      ),
+      { numRuns: 300 },
     ),
-    { numRuns: 300 },
   );
-  t.pass();
 });
 
 test("property: employee.hired is emitted at most once per person, whatever the history", (t) => {
-  fc.assert(
-    fc.property(fc.array(arbChange, { maxLength: 40 }), (changes) => {
-      const events = applyAll(new Map(), changes);
-      const hired = events.filter((e) => e.name === "employee.hired").map((e) => e.payload.objectId);
-      assert.equal(new Set(hired).size, hired.length);
-    }),
-    { numRuns: 300 },
+  // fc.assert throws with the shrunk counterexample when the property fails.
+  t.notThrows(() =>
+    fc.assert(
+      fc.property(fc.array(arbChange, { maxLength: 40 }), (changes) => {
+        const events = applyAll(new Map(), changes);
+        const hired = events.filter((e) => e.name === "employee.hired").map((e) => e.payload.objectId);
+        assert.equal(new Set(hired).size, hired.length);
+      }),
+      { numRuns: 300 },
+    ),
   );
-  t.pass();
 });
 
 // ---------------------------------------------------------------------------------------------------------------
