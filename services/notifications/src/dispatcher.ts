@@ -73,6 +73,13 @@ type Person = {
 
 type Outcome = { done: TChannel[]; errors: string[]; retryAfterMs?: number; permanent?: boolean };
 
+/** A channel failed for a person: keep the reason, the longest Retry-After and whether retrying can help. */
+function recordFailure(outcome: Outcome, channel: TChannel, error: unknown) {
+  outcome.errors.push(`${channel}: ${errorText(error)}`);
+  outcome.retryAfterMs = retryAfterOf(error) ?? outcome.retryAfterMs;
+  if (isPermanent(error)) outcome.permanent = true;
+}
+
 export function sql<R = Record<string, any>>(em: EntityManager, query: string, params: unknown[] = []): Promise<R[]> {
   return (em as unknown as { execute(q: string, p: unknown[]): Promise<R[]> }).execute(query, params);
 }
@@ -394,10 +401,7 @@ export class Dispatcher {
         await this.markDone(accepted, "activityFeed");
       } catch (error) {
         for (const row of chunk.rows) {
-          const o = outcomes.get(row.id)!;
-          o.errors.push(`activityFeed: ${errorText(error)}`);
-          o.retryAfterMs = retryAfterOf(error) ?? o.retryAfterMs;
-          if (isPermanent(error)) o.permanent = true;
+          recordFailure(outcomes.get(row.id)!, "activityFeed", error);
         }
       }
     });
@@ -421,10 +425,7 @@ export class Dispatcher {
         outcomes.get(row.id)!.done.push("teamsCard");
         await this.markDone([row.id], "teamsCard");
       } catch (error) {
-        const o = outcomes.get(row.id)!;
-        o.errors.push(`teamsCard: ${errorText(error)}`);
-        o.retryAfterMs = retryAfterOf(error) ?? o.retryAfterMs;
-        if (isPermanent(error)) o.permanent = true;
+        recordFailure(outcomes.get(row.id)!, "teamsCard", error);
       }
     });
   }
@@ -448,10 +449,7 @@ export class Dispatcher {
         outcomes.get(row.id)!.done.push("mail");
         await this.markDone([row.id], "mail");
       } catch (error) {
-        const o = outcomes.get(row.id)!;
-        o.errors.push(`mail: ${errorText(error)}`);
-        o.retryAfterMs = retryAfterOf(error) ?? o.retryAfterMs;
-        if (isPermanent(error)) o.permanent = true;
+        recordFailure(outcomes.get(row.id)!, "mail", error);
       }
     });
   }
