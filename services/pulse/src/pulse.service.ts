@@ -1,6 +1,7 @@
 // Pulse surveys: thin handlers over the domain (disclosure control, rotation, windows) and the store.
 import { randomInt, randomUUID } from "node:crypto";
 import {
+  API_PREFIX,
   addQuestion,
   addWaveAction,
   closeWave,
@@ -39,6 +40,7 @@ import { checkAnswers, type SubmittedAnswer } from "./domain/answers.ts";
 import { disclosureRules, type Filter, Partition } from "./domain/disclosure.ts";
 import { type Cadence, DEFAULT_BANK } from "./domain/programme.ts";
 import { WaveDisclosure } from "./domain/results.ts";
+import { AnswerIngest } from "./ingest.ts";
 import { seedDemoPulse } from "./seed.ts";
 import {
   closeWaveNow,
@@ -65,6 +67,7 @@ export type PulseThis = DatabaseThis & {
     string,
     { disclosure: WaveDisclosure; questions: QuestionRow[]; invited?: Partition; values?: Map<string, string[]> }
   >;
+  ingest?: AnswerIngest;
   timer?: NodeJS.Timeout;
   polling?: Promise<unknown>;
   poll(): Promise<void>;
@@ -242,70 +245,37 @@ async function metaOf(service: PulseThis, waveId: string): Promise<WaveMeta> {
   return meta;
 }
 
-/** Submits one person's answers: the answered flag and the buffered answers in one transaction; see AnswerBuffer. */
+/**
+ * Submits one person's answers: checked against the wave's questions first (every problem named, nothing stored),
+ * then group-committed with concurrent submissions (see ingest.ts): the answered flag and the answers together.
+ */
 export async function submit(service: PulseThis, userId: string, waveId: string, answers: SubmittedAnswer[]) {
   const meta = await metaOf(service, waveId);
   const problems = checkAnswers(meta.questions, answers);
   if (problems.length > 0) {
     throw new ValidationFailedError(problems, problems.map((p) => `${p.field}: ${p.message}`).join("; "));
   }
-  await service.transaction(async (em) => {
-    // One statement claims the invitation: open wave, inside the person's window, not answered yet.
-    const [invitation] = await sql<{ department: string; office: string; tenure_band: string; manager_path: string[] }>(
-      em,
-      `update ${T("invitations")} i set answered = true from ${T("waves")} w
-       where i.wave_id = ? and i.user_id = ? and w.id = i.wave_id and w.status = 'open' and i.closes_at > now()
-         and not i.answered
-       returning i.department, i.office, i.tenure_band, i.manager_path`,
-      [waveId, userId],
-    );
-    if (!invitation) {
-      const [why] = await sql<{ answered: boolean; closed: boolean }>(
-        em,
-        `select i.answered, (w.status <> 'open' or i.closes_at <= now()) as closed from ${T("invitations")} i
-         join ${T("waves")} w on w.id = i.wave_id where i.wave_id = ? and i.user_id = ?`,
-        [waveId, userId],
-      );
-      if (!why) throw new ForbiddenError("You were not invited to this wave");
-      if (why.closed) throw new ConflictError("This wave is closed: answers are no longer accepted", "WAVE_CLOSED");
-      throw new ConflictError("You have already answered this wave", "ALREADY_ANSWERED");
-    }
-    const day = new Date().toISOString().slice(0, 10);
-    const submission = randomUUID();
-    const values: unknown[] = [];
-    for (const a of answers) {
-      values.push(
-        randomUUID(),
-        submission,
-        waveId,
-        a.questionId,
-        day,
-        invitation.department,
-        invitation.office,
-        invitation.tenure_band,
-        JSON.stringify(invitation.manager_path),
-        a.value ?? null,
-        a.comment ?? null,
-      );
-    }
-    await sql(
-      em,
-      `insert into ${T("answer_buffer")} (id, submission, wave_id, question_id, day, department, office, tenure_band,
-       manager_path, value, comment) values ${answers.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
-      values,
-    );
+  service.ingest ??= new AnswerIngest(() => service.em(), {
+    afterBuffered: (waveIds) => Promise.all(waveIds.map((id) => flushBuffered(service, id))).then(() => undefined),
   });
-  // A separate transaction, and only with enough submissions waiting (see AnswerBuffer); one at a time per wave
-  // and replica (a skipped move happens on the next submission, and closing the wave moves the rest).
-  if (!flushing.has(waveId)) {
-    flushing.add(waveId);
-    try {
-      await service.transaction((em) => flushAnswers(em, waveId, meta.minGroupSize));
-    } finally {
-      flushing.delete(waveId);
-    }
-  }
+  await service.ingest.submit({ userId, waveId, answers, minGroupSize: meta.minGroupSize });
   return { accepted: answers.length };
+}
+
+/**
+ * Moves a wave's buffered answers once enough submissions wait: a separate transaction from the submissions' (see
+ * AnswerBuffer), one at a time per wave and replica (a skipped move happens after the next buffered submission,
+ * and closing the wave moves the rest).
+ */
+async function flushBuffered(service: PulseThis, waveId: string) {
+  if (flushing.has(waveId)) return;
+  flushing.add(waveId);
+  try {
+    const meta = await metaOf(service, waveId);
+    await service.transaction((em) => flushAnswers(em, waveId, meta.minGroupSize));
+  } finally {
+    flushing.delete(waveId);
+  }
 }
 
 function surveyCard(wave: WaveRow, questions: QuestionRow[], minGroupSize: number, note?: string) {
@@ -548,7 +518,10 @@ export function createPulseService(options: PulseServiceOptions = {}): moleculer
       submitAnswers: action(submitAnswers, async function (this: PulseThis, ctx) {
         const userId = ctx.meta.caller?.objectId;
         if (!userId) throw new ForbiddenError("Only a signed-in person can answer");
-        return submit(this, userId, ctx.params.waveId, ctx.params.answers);
+        const result = await submit(this, userId, ctx.params.waveId, ctx.params.answers);
+        // What was created is anonymous; the person's own view of it is the receipt (answered: true).
+        ctx.meta.$location = `${API_PREFIX}/pulse/waves/${ctx.params.waveId}/receipt`;
+        return result;
       }),
 
       handleCardAction: action(handleCardAction, async function (this: PulseThis, ctx) {

@@ -23,6 +23,10 @@ export function checkAnswers(questions: readonly WaveQuestion[], answers: readon
       if (answer.value !== undefined)
         problems.push({ field: `${field}.value`, message: "a comment question takes a comment" });
       if (answer.comment === undefined) problems.push({ field: `${field}.comment`, message: "the comment is missing" });
+      // PostgreSQL stores no NUL character in text or JSON: refused here rather than failing in the database.
+      else if (answer.comment.includes("\u0000")) {
+        problems.push({ field: `${field}.comment`, message: "must not contain a NUL character" });
+      }
       return;
     }
     if (answer.comment !== undefined) {

@@ -65,10 +65,9 @@ export const Invitation = defineEntity({
   name: "Invitation",
   tableName: "invitations",
   uniques: [{ name: "invitations_wave_user_unique", properties: ["waveId", "userId"] }],
-  indexes: [
-    { name: "invitations_wave_answered_idx", properties: ["waveId", "answered"] },
-    { name: "invitations_due_idx", properties: ["invitedAt", "opensAt"] },
-  ],
+  // No index holds `answered`, and pages keep room (fillfactor 80, in the migration): setting the flag is a HOT
+  // update that writes no index entry. Lookups by wave use the (wave_id, user_id) unique index.
+  indexes: [{ name: "invitations_due_idx", properties: ["invitedAt", "opensAt"] }],
   properties: {
     id: p.uuid().primary(),
     waveId: p.uuid(),
@@ -108,7 +107,9 @@ export const Answer = defineEntity({
 });
 
 /**
- * Answers waiting to be moved into `answers`. They are written in the same transaction as the answered flag (so
+ * Answers of submissions committed with fewer than minGroupSize others of their wave (a batch of at least that
+ * many goes straight into `answers`, see ingest.ts), waiting to be moved. They are written in the same
+ * transaction as the answered flag (so
  * a crash loses nothing and a replay is refused), then moved in a later transaction once at least the minimum
  * group size of submissions is waiting, or at close: no row of `answers` shares a transaction (xmin) or an
  * arrival order with one person's answered flag.
