@@ -1,6 +1,6 @@
 // Pulse surveys: programmes, waves, anonymous answers and results under disclosure control (docs/adr/0004).
 import { z } from "zod";
-import { defineAction } from "./define.ts";
+import { defineAction, defineEvent } from "./define.ts";
 import { defineCardActionHandler } from "./teams.contract.ts";
 
 const EVERYONE = ["Employee", "CommunityManager", "HR", "Admin"] as const;
@@ -283,4 +283,25 @@ export const addQuestion = defineAction({
     driver: z.string().trim().min(1).max(64).optional(),
   }),
   result: z.object({ id: z.guid() }),
+});
+
+// Domain events
+
+export const waveClosed = defineEvent({
+  name: "pulse.wave.closed",
+  summary:
+    "A wave closed (on schedule or by HR): its results can be read. Participation only, never an answer; the " +
+    "number of respondents is withheld when fewer people than the minimum group size were invited",
+  payload: z.object({
+    tenantId: z.guid(),
+    programmeId: z.guid(),
+    waveId: z.guid(),
+    number: z.number().int(),
+    opensOn: z.iso.date(),
+    closesOn: z.iso.date(),
+    closedOn: z.iso.date(),
+    invited: z.number().int(),
+    responses: z.number().int().nullable().describe("people who answered; null when invited < minGroupSize"),
+    minGroupSize: z.number().int(),
+  }),
 });

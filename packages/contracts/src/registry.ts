@@ -91,6 +91,7 @@ export const eventContracts = {
   "onboarding.buddy.accepted": onboarding.buddyAccepted,
   "onboarding.buddy.declined": onboarding.buddyDeclined,
   "onboarding.checkin.submitted": onboarding.checkinSubmitted,
+  "pulse.wave.closed": pulse.waveClosed,
 } as const satisfies Record<string, EventContract>;
 
 export type ActionRegistry = typeof actionContracts;

@@ -62,7 +62,7 @@ import {
 const ADMINS = ["CommunityManager", "HR", "Admin"] as const;
 
 export type PulseThis = DatabaseThis & {
-  settings: { tenantId: string; pollMs: number };
+  settings: { tenantId: string; pollMs: number; leaseMs: number };
   cache: Map<
     string,
     { disclosure: WaveDisclosure; questions: QuestionRow[]; invited?: Partition; values?: Map<string, string[]> }
@@ -71,10 +71,13 @@ export type PulseThis = DatabaseThis & {
   timer?: NodeJS.Timeout;
   polling?: Promise<unknown>;
   poll(): Promise<void>;
+  runScheduled(): Promise<boolean>;
   deliverDue(): Promise<number>;
 };
 
-export type PulseServiceOptions = { scheduler?: boolean; pollMs?: number };
+export type PulseServiceOptions = { scheduler?: boolean; pollMs?: number; leaseMs?: number };
+
+const SCHEDULER = "waves";
 
 function filterOf(p: { department?: string; office?: string; tenureBand?: string; subtree?: string }): Filter {
   return {
@@ -325,6 +328,7 @@ export function createPulseService(options: PulseServiceOptions = {}): moleculer
     settings: {
       tenantId: DEV_TENANT_ID,
       pollMs: options.pollMs ?? Number(process.env.PULSE_POLL_MS ?? 60_000),
+      leaseMs: options.leaseMs ?? Number(process.env.PULSE_LEASE_MS ?? 300_000),
     },
     created(this: PulseThis) {
       const auth = configOf(this.broker).auth;
@@ -335,13 +339,14 @@ export function createPulseService(options: PulseServiceOptions = {}): moleculer
       if (options.scheduler === false) return;
       const tick = () => {
         if (this.polling) return;
-        this.polling = this.poll()
+        this.polling = this.runScheduled()
           .catch((error: Error) => this.logger.warn("Pulse scheduler tick failed", { error: error.message }))
           .finally(() => {
             this.polling = undefined;
           });
       };
-      this.timer = setInterval(tick, this.settings.pollMs);
+      // Every replica looks often; the lease lets one of them run the schedule once per pollMs for the cluster.
+      this.timer = setInterval(tick, Math.max(100, Math.floor(this.settings.pollMs / 4)));
       setImmediate(tick);
     },
     async stopped(this: PulseThis) {
@@ -364,6 +369,43 @@ export function createPulseService(options: PulseServiceOptions = {}): moleculer
       },
     },
     methods: {
+      /**
+       * The schedule on ONE replica cluster-wide: claims the job's lease (`for update skip locked`, like the people
+       * service's directory sync) when its next run is due and no live replica holds it, polls, and hands the lease
+       * back with the next run a period later. False when another replica holds it or the run is not due yet.
+       */
+      async runScheduled(this: PulseThis) {
+        const owner = `${this.broker.nodeID}:${randomUUID()}`;
+        const em = this.em();
+        await sql(em, `insert into ${T("job_leases")} (name, next_run_at) values (?, now()) on conflict do nothing`, [
+          SCHEDULER,
+        ]);
+        const claimed = await em.transactional((tx) =>
+          sql(
+            tx,
+            `with l as (
+               select name from ${T("job_leases")}
+               where name = ? and next_run_at <= now() and (claimed_until is null or claimed_until < now())
+               for update skip locked
+             )
+             update ${T("job_leases")} j set claimed_by = ?, claimed_until = now() + ? * interval '1 millisecond'
+             from l where j.name = l.name returning j.name`,
+            [SCHEDULER, owner, this.settings.leaseMs],
+          ),
+        );
+        if (claimed.length === 0) return false;
+        try {
+          await this.poll();
+        } finally {
+          await sql(
+            this.em(),
+            `update ${T("job_leases")} set claimed_by = null, claimed_until = null,
+               next_run_at = now() + ? * interval '1 millisecond' where name = ? and claimed_by = ?`,
+            [this.settings.pollMs, SCHEDULER, owner],
+          );
+        }
+        return true;
+      },
       /** Opens waves that are due, sends invitations whose local opening time has come, closes finished waves. */
       async poll(this: PulseThis) {
         const today = new Date().toISOString().slice(0, 10);
@@ -380,7 +422,7 @@ export function createPulseService(options: PulseServiceOptions = {}): moleculer
           `select w.id from ${T("waves")} w where w.status = 'open' and not exists (
              select 1 from ${T("invitations")} i where i.wave_id = w.id and i.closes_at > now())`,
         );
-        for (const { id } of finished) await this.transaction((em) => closeWaveNow(em, id));
+        for (const { id } of finished) await this.transaction((em) => closeWaveNow(this, em, id));
       },
       /** Invitations whose personal opening time has come, one notify per wave (dedupe key per wave). */
       async deliverDue(this: PulseThis) {
@@ -390,7 +432,11 @@ export function createPulseService(options: PulseServiceOptions = {}): moleculer
            where w.status = 'open' and i.invited_at is null and i.opens_at <= now() order by i.wave_id limit 100000`,
         );
         const byWave = new Map<string, string[]>();
-        for (const r of rows) byWave.set(r.wave_id, [...(byWave.get(r.wave_id) ?? []), r.user_id]);
+        for (const r of rows) {
+          const ids = byWave.get(r.wave_id);
+          if (ids) ids.push(r.user_id);
+          else byWave.set(r.wave_id, [r.user_id]);
+        }
         for (const [waveId, userIds] of byWave) {
           const wave = (await loadWave(this.em(), waveId))!;
           const programme = (await loadProgramme(this.em(), wave.programme_id))!;
@@ -401,24 +447,29 @@ export function createPulseService(options: PulseServiceOptions = {}): moleculer
             [wave.programme_id, wave.number],
           );
           const questions = await waveQuestions(this.em(), wave);
-          await this.broker.call("notifications.notify", {
-            audience: { userIds },
-            templateId: "pulse.invitation",
-            data: {
-              waveId,
-              programme: programme.name,
-              closesOn: wave.closes_on,
-              minGroupSize: programme.min_group_size,
-              youSaidWeDid: actions,
-              card: surveyCard(wave, questions, programme.min_group_size),
-              url: `/pulse/waves/${waveId}`,
-            },
-            priority: "normal",
-            dedupeKey: `pulse:${waveId}:invite:${userIds.length}:${userIds[0]}`,
-            kind: "feedbackRequest",
-            source: "pulse",
-            actions: [{ verb: "pulse.showSurvey", title: "Answer the pulse", data: { waveId } }],
-          });
+          // One request per wave (the dedupe key): a later part or a repeat adds only people not yet invited, so
+          // each person gets one invitation per wave however the deliveries are split or repeated. Parts of 10,000
+          // ids keep each call inside one NATS message.
+          for (let i = 0; i < userIds.length; i += 10_000) {
+            await this.broker.call("notifications.notify", {
+              audience: { userIds: userIds.slice(i, i + 10_000) },
+              templateId: "pulse.invitation",
+              data: {
+                waveId,
+                programme: programme.name,
+                closesOn: wave.closes_on,
+                minGroupSize: programme.min_group_size,
+                questionCount: questions.length,
+                youSaidWeDid: actions,
+                url: `/pulse/waves/${waveId}`,
+              },
+              priority: "normal",
+              dedupeKey: `pulse:${waveId}:invite`,
+              kind: "feedbackRequest",
+              source: "pulse",
+              actions: [{ verb: "pulse.showSurvey", title: "Answer the pulse", data: { waveId } }],
+            });
+          }
           await sql(
             this.em(),
             `update ${T("invitations")} set invited_at = now() where wave_id = ? and user_id = any(?::uuid[])`,
@@ -774,7 +825,8 @@ export function createPulseService(options: PulseServiceOptions = {}): moleculer
         const wave = await loadWave(this.em(), ctx.params.waveId);
         if (!wave) throw new NotFoundError("Wave");
         if (wave.status === "closed") throw new ConflictError("This wave is already closed");
-        await this.transaction((em) => closeWaveNow(em, wave.id));
+        const closed = await this.transaction((em) => closeWaveNow(this, em, wave.id));
+        if (!closed) throw new ConflictError("This wave is already closed");
         return { id: wave.id, status: "closed" as const };
       }),
 

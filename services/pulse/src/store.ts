@@ -1,6 +1,6 @@
 // SQL of the pulse schema: aggregation happens here (grouped by locked attributes), never row by row in Node.
 import { randomUUID } from "node:crypto";
-import type { TEmployee } from "@hearth/contracts";
+import { type TEmployee, waveClosed } from "@hearth/contracts";
 import type { EntityManager } from "@mikro-orm/core";
 import type { Atom, Attributes } from "./domain/disclosure.ts";
 import {
@@ -187,11 +187,38 @@ export async function flushAnswers(em: EntityManager, waveId: string, minimum: n
   return n;
 }
 
-export async function closeWaveNow(em: EntityManager, waveId: string) {
-  await sql(em, `update ${T("waves")} set status = 'closed', closed_at = now() where id = ? and status <> 'closed'`, [
-    waveId,
-  ]);
+/**
+ * Closes a wave, moves what is still buffered and records `pulse.wave.closed` in the same transaction (so the event
+ * is never lost nor sent for a wave left open). False when it was already closed (by another replica meanwhile).
+ */
+export async function closeWaveNow(service: PulseThis, em: EntityManager, waveId: string): Promise<boolean> {
+  const [wave] = await sql<WaveRow & { min_group_size: number }>(
+    em,
+    `update ${T("waves")} w set status = 'closed', closed_at = now() from ${T("programmes")} p
+     where w.id = ? and w.status <> 'closed' and p.id = w.programme_id returning w.*, p.min_group_size`,
+    [waveId],
+  );
+  if (!wave) return false;
+  // Later statements see every submission that committed before the close took the wave's row (see ingest.ts).
   await sql(em, MOVE("wave_id = ?"), [waveId]);
+  const [{ responses }] = (await sql<{ responses: number }>(
+    em,
+    `select count(*)::int as responses from ${T("invitations")} where wave_id = ? and answered`,
+    [waveId],
+  )) as [{ responses: number }];
+  service.recordEvent(em, waveClosed, {
+    tenantId: wave.tenant_id,
+    programmeId: wave.programme_id,
+    waveId: wave.id,
+    number: wave.number,
+    opensOn: wave.opens_on,
+    closesOn: wave.closes_on,
+    closedOn: new Date().toISOString().slice(0, 10),
+    invited: wave.invited,
+    responses: wave.invited >= wave.min_group_size ? responses : null,
+    minGroupSize: wave.min_group_size,
+  });
+  return true;
 }
 
 /** Everyone in the directory, through the people contract (pages of 200). */
@@ -280,7 +307,16 @@ export async function openNextWave(service: PulseThis, programmeId: string, opts
   }
   const invitees = audience.filter((p) => allowed.has(p.id));
   const waveId = randomUUID();
-  await service.transaction(async (tx) => {
+  const opened = await service.transaction(async (tx) => {
+    // Serialises whoever opens this programme's waves (replicas, HR's button): the last wave read above must still
+    // be the last, or someone else opened the next one meanwhile and this one stands aside.
+    await sql(tx, `select id from ${T("programmes")} where id = ? for update`, [programmeId]);
+    const [current] = await sql<{ number: number }>(
+      tx,
+      `select number from ${T("waves")} where programme_id = ? order by number desc limit 1`,
+      [programmeId],
+    );
+    if ((current?.number ?? 0) !== (last?.number ?? 0)) return false;
     await sql(
       tx,
       `insert into ${T("waves")} (id, tenant_id, programme_id, number, status, opens_on, closes_on, question_ids,
@@ -321,7 +357,9 @@ export async function openNextWave(service: PulseThis, programmeId: string, opts
         values,
       );
     }
+    return true;
   });
+  if (!opened) return null;
   service.logger.info("Pulse wave opened", { programmeId, waveId, number, invited: invitees.length });
   return { id: waveId, invited: invitees.length, suppressedByGovernor: audience.length - invitees.length };
 }

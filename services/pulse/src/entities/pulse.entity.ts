@@ -175,3 +175,19 @@ export const NewHire = defineEntity({
     recordedAt: p.datetime().onCreate(() => new Date()),
   },
 });
+
+/**
+ * Cluster-wide leases of periodic jobs (the wave scheduler): one replica holds a job at a time, claimed with
+ * `for update skip locked`; a replica that dies holding it blocks the others only until `claimed_until`.
+ */
+export const JobLease = defineEntity({
+  name: "JobLease",
+  tableName: "job_leases",
+  properties: {
+    name: p.string().length(64).primary(),
+    claimedBy: p.string().length(200).nullable(),
+    claimedUntil: p.datetime().nullable(),
+    /** The next run is due then (once per period for the whole cluster, not per replica). */
+    nextRunAt: p.datetime(),
+  },
+});
