@@ -21,6 +21,14 @@ const sample: Record<string, unknown> = {
   count: 2,
   items: [{ subject: "Welcome to Hearth" }, { subject: "Set up your laptop" }],
   generatedAt: "2026-12-01T08:00:00Z",
+  programme: "Engagement <Q4>",
+  closesOn: "2026-12-10",
+  minGroupSize: 5,
+  questionCount: 4,
+  youSaidWeDid: [
+    { title: "Quieter office", description: "Focus rooms on every floor & no meetings on Fridays", number: 1 },
+    { title: "Clearer goals", description: "Quarterly goals shared in the town hall", number: 1 },
+  ],
 };
 
 function parseWarnings(card: Record<string, unknown>) {
@@ -73,4 +81,44 @@ test("language: preferred language with fallback to English", (t) => {
   t.is(languageOf("de-AT"), "de");
   t.is(languageOf("fr-FR"), "en");
   t.is(languageOf(null), "en");
+});
+
+test("pulse invitation: Action.Execute pulse.showSurvey, the anonymity promise and the wave's 'you said, we did'", (t) => {
+  const action = { verb: "pulse.showSurvey", title: "Answer the pulse", data: { waveId: "w1" } };
+  for (const [language, heading, closes] of [
+    ["en", "You said, we did", "Thursday, December 10, 2026"],
+    ["de", "Ihr habt gesagt, wir haben gehandelt", "Donnerstag, 10. Dezember 2026"],
+  ] as const) {
+    // Pacific/Kiritimati is UTC+14: the closing day must still read 10 December (a day, not an instant).
+    const r = store.render(
+      "pulse.invitation",
+      { language, timeZone: "Pacific/Kiritimati", displayName: "Ana" },
+      sample,
+      [action],
+    );
+    t.deepEqual(parseWarnings(r.card).warnings, []);
+    t.deepEqual(r.card.actions, [
+      { type: "Action.Execute", title: "Answer the pulse", verb: "pulse.showSurvey", data: { waveId: "w1" } },
+    ]);
+    const card = JSON.stringify(r.card);
+    t.true(card.includes(heading), language);
+    t.true(card.includes("Focus rooms on every floor & no meetings on Fridays"));
+    t.true(card.includes("5"));
+    t.true(r.feed.includes(closes), `${language}: ${r.feed}`);
+    t.true(r.text.includes("Quieter office") && r.text.includes(closes));
+    t.true(r.html.includes("Focus rooms on every floor &amp; no meetings on Fridays"), "escaped in mail");
+    t.true(r.html.includes("Engagement &lt;Q4&gt;"));
+  }
+  // Without actions from earlier waves, no empty heading.
+  const none = store.render("pulse.invitation", { language: "en", timeZone: "UTC" }, { ...sample, youSaidWeDid: [] });
+  t.deepEqual(parseWarnings(none.card).warnings, []);
+  t.false(JSON.stringify(none.card).includes("You said"));
+  t.false(none.text.includes("You said"));
+});
+
+test("pulse reminder: the closing day in the person's language", (t) => {
+  const en = store.render("pulse.reminder", { language: "en", timeZone: "America/Los_Angeles" }, sample);
+  const de = store.render("pulse.reminder", { language: "de", timeZone: "Europe/Berlin" }, sample);
+  t.is(en.subject, "Reminder: Engagement <Q4> closes on Thursday, December 10, 2026");
+  t.is(de.subject, "Erinnerung: Engagement <Q4> endet am Donnerstag, 10. Dezember 2026");
 });

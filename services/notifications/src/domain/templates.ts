@@ -53,6 +53,14 @@ function createHandlebars() {
   hb.registerHelper("date", fmt({ weekday: "long", day: "numeric", month: "long", year: "numeric" }));
   hb.registerHelper("time", fmt({ hour: "2-digit", minute: "2-digit", timeZoneName: "short" }));
   hb.registerHelper("dateTime", fmt({ dateStyle: "medium", timeStyle: "short" }));
+  // {{day "2026-12-10"}}: a calendar day (a wave's closing day), in the recipient's language and never shifted by
+  // their time zone (a day is not an instant).
+  hb.registerHelper("day", function (this: unknown, value: unknown, options: Handlebars.HelperOptions) {
+    const r = options.data.root._r as Recipient;
+    if (typeof value !== "string") return "";
+    const d = DateTime.fromISO(value.slice(0, 10), { zone: "utc" }).setLocale(r.language);
+    return d.isValid ? d.toLocaleString({ weekday: "long", day: "numeric", month: "long", year: "numeric" }) : "";
+  });
   // A JSON string literal, for values inside card.json.hbs (Handlebars escapes for HTML, not JSON).
   hb.registerHelper("json", (value: unknown) => new Handlebars.SafeString(JSON.stringify(value ?? "")));
   hb.registerHelper("concat", (...args: unknown[]) =>
