@@ -11,6 +11,7 @@ import {
   handleOnce,
   OutboxRelay,
   recordEvent,
+  recordEvents,
   releaseTransport,
 } from "./events.ts";
 import { createMessagingEntities, type MessagingEntities } from "./messaging-entities.ts";
@@ -43,6 +44,11 @@ export type DatabaseMethods = {
   transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T>;
   /** Adds a domain event to this transaction's outbox. */
   recordEvent<C extends EventContract>(em: EntityManager, contract: C, payload: z.input<C["payload"]>): string;
+  /** Adds many domain events to this transaction's outbox in one statement, in order. */
+  recordEvents(
+    em: EntityManager,
+    events: ReadonlyArray<{ contract: EventContract; payload: unknown }>,
+  ): Promise<string[]>;
 };
 
 export type DatabaseThis = moleculer.Service &
@@ -110,6 +116,13 @@ export function databaseMixin(database: ServiceDatabaseWithMessaging): Partial<m
       },
       recordEvent(this: DatabaseThis, em: EntityManager, contract: EventContract, payload: unknown) {
         return recordEvent(em, this, contract, payload as never);
+      },
+      recordEvents(
+        this: DatabaseThis,
+        em: EntityManager,
+        events: ReadonlyArray<{ contract: EventContract; payload: unknown }>,
+      ) {
+        return recordEvents(em, this, events);
       },
     },
     created(this: moleculer.Service) {
