@@ -1,7 +1,8 @@
 // Pulse answers through the gateway (Entra token, rate limit, zod, role check) over NATS to the pulse service in
-// another process, into PostgreSQL: answers per second. Then the database write path alone (pulse's submit: lock
-// the invitation, set the answered flag, buffer the answers, move them in batches) against a raw multi-row INSERT
-// of the same rows, in the same run. Goals: ≥ 5,000 answers/s; ratio ≥ 0.7.
+// another process, into PostgreSQL: answers per second. Then the database write path alone (pulse's submit: check
+// the answers, group-commit concurrent submissions: claim each invitation, set the answered flag, write the answers,
+// buffered and moved when fewer than the minimum group size commit together) against a raw multi-row INSERT of the
+// same rows, in the same run. Goals: ≥ 5,000 answers/s; ratio ≥ 0.7.
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { demoUserObjectId, loadConfig, loadOrCreateDevIssuer } from "@hearth/platform";
