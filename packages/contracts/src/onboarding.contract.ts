@@ -294,7 +294,8 @@ export const getReports = defineAction({
 export const runNudges = defineAction({
   name: "onboarding.runNudges",
   summary:
-    "Send due-today, overdue and escalation nudges and the week 1/4/12 check-in cards now (also on a timer); each once",
+    "Send due-today, overdue and escalation nudges and the week 1/4/12 check-in cards now (also on a timer); each " +
+    "once. Steps that need no confirmation are done once due",
   access: "internal",
   params: z.object({ now: z.iso.datetime().optional() }),
   result: z.object({
@@ -302,7 +303,106 @@ export const runNudges = defineAction({
     overdue: z.number().int(),
     escalated: z.number().int(),
     checkins: z.number().int().describe("week 1/4/12 check-in cards sent"),
+    closed: z.number().int().describe("steps that need no confirmation, done by themselves once due"),
   }),
+});
+
+const ZDays = (min: number, max: number) => z.number().int().min(min).max(max);
+const ZCountryOrAll = z.string().regex(/^([A-Z]{2}|\*)$/, "a two-letter country code or *");
+
+/** The programme's rules, per tenant: set by HR through the API (defaults until then). */
+export const ZOnboardingSettings = z.object({
+  autoStartWithinDays: ZDays(0, 90).describe(
+    "employee.hired starts a journey by itself when the start date is in the future or at most this many days ago; " +
+      "older hires (existing staff seen by a first directory sync) get one only when HR starts it by hand",
+  ),
+  hrOwnerIds: z
+    .array(z.guid())
+    .max(50)
+    .describe(
+      "the people who own HR steps: each journey's HR steps go to the one with the fewest open HR tasks, who gets " +
+        "their cards and completes them from Teams",
+    ),
+  nudges: z.object({
+    overdueReminderAfterDays: ZDays(1, 60),
+    escalateAfterDays: ZDays(1, 90).describe("to the owner's manager; HR steps to the other HR owners"),
+  }),
+  attention: z.object({
+    overdueTaskAfterDays: ZDays(0, 60).describe("a task is listed once it is this many days late (0: once due)"),
+    noBuddyByDay: ZDays(-60, 90).describe(
+      "a new hire without a buddy is listed from this journey day (−3: 3 days before the start)",
+    ),
+    buddyResponseDays: ZDays(1, 30).describe("a buddy request unanswered for this many days is listed"),
+    firstBuddyMeetingByDay: ZDays(1, 90).describe("no first buddy meeting logged by this journey day is listed"),
+  }),
+  buddyRules: z.object({
+    requireActive: z.boolean(),
+    minTenureMonths: ZDays(0, 120).nullable().describe("null: no tenure floor"),
+    excludeManagementChain: z.boolean(),
+    maxCapacity: ZDays(1, 3).describe("a buddy's own capacity is capped at this"),
+    respectPause: z.boolean(),
+    excludeLeaving: z.boolean(),
+    coolDownDays: ZDays(0, 365).nullable().describe("days since the buddy's last new hire; null: none"),
+    minOverlapHours: z.number().min(0).max(8).nullable().describe("overlapping working hours; null: not checked"),
+  }),
+  buddyWeights: z.object({
+    department: z.number().min(0).max(10),
+    neighbouringTeam: z.number().min(0).max(10),
+    office: z.number().min(0).max(10),
+    interest: z.number().min(0).max(10).describe("per shared interest, up to three"),
+    language: z.number().min(0).max(10),
+    seniority: z.number().min(0).max(10),
+    idealSeniorityGap: ZDays(0, 6),
+  }),
+  calendar: z.object({
+    weekend: z.array(ZDays(1, 7)).max(6).describe("ISO weekdays not worked (1 = Monday)"),
+    extraClosedDays: z
+      .record(ZCountryOrAll, z.array(ZDate).max(366))
+      .describe("company closures per country (* = everywhere), skipped like public holidays"),
+    ignoreHolidaysFor: z.array(z.string().regex(/^[A-Z]{2}$/, "a two-letter country code")).max(250),
+    dueTime: z
+      .string()
+      .regex(/^([01]\d|2[0-3]):[0-5]\d$/, "HH:MM")
+      .describe("local time a task falls due"),
+  }),
+});
+export type TOnboardingSettings = z.infer<typeof ZOnboardingSettings>;
+
+const ZSettingsView = ZOnboardingSettings.extend({
+  updatedAt: z.iso.datetime().nullable(),
+  updatedBy: z.guid().nullable(),
+});
+
+export const getSettings = defineAction({
+  name: "onboarding.getSettings",
+  summary:
+    "The programme's rules: auto-start window, HR owners, nudge and attention thresholds, buddy rules and weights, calendar",
+  rest: "GET /onboarding/settings",
+  access: { roles: HR_OR_ADMIN },
+  params: z.object({}),
+  result: ZSettingsView,
+  tags: ["Onboarding"],
+});
+
+export const updateSettings = defineAction({
+  name: "onboarding.updateSettings",
+  summary:
+    "Change some of the programme's rules (only the fields sent). New HR owners take over open HR steps of those " +
+    "no longer listed; a calendar change reschedules open tasks",
+  rest: "PATCH /onboarding/settings",
+  access: { roles: HR_OR_ADMIN },
+  idempotent: true,
+  params: z.object({
+    autoStartWithinDays: ZOnboardingSettings.shape.autoStartWithinDays.optional(),
+    hrOwnerIds: ZOnboardingSettings.shape.hrOwnerIds.optional(),
+    nudges: ZOnboardingSettings.shape.nudges.partial().optional(),
+    attention: ZOnboardingSettings.shape.attention.partial().optional(),
+    buddyRules: ZOnboardingSettings.shape.buddyRules.partial().optional(),
+    buddyWeights: ZOnboardingSettings.shape.buddyWeights.partial().optional(),
+    calendar: ZOnboardingSettings.shape.calendar.partial().optional(),
+  }),
+  result: ZSettingsView,
+  tags: ["Onboarding"],
 });
 
 // Domain events

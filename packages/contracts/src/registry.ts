@@ -50,6 +50,8 @@ export const actionContracts = {
   "onboarding.needsAttention": onboarding.needsAttention,
   "onboarding.getReports": onboarding.getReports,
   "onboarding.runNudges": onboarding.runNudges,
+  "onboarding.getSettings": onboarding.getSettings,
+  "onboarding.updateSettings": onboarding.updateSettings,
   "people.listEmployees": people.listEmployees,
   "people.getEmployee": people.getEmployee,
   "people.getOrgChart": people.getOrgChart,

@@ -1,6 +1,13 @@
 import path from "node:path";
 import { createMessagingEntities, type ServiceDatabaseWithMessaging } from "@hearth/platform";
-import { BuddyProfile, Checkin, Journey, JourneyTemplate, Task } from "./entities/onboarding.entity.ts";
+import {
+  BuddyProfile,
+  Checkin,
+  Journey,
+  JourneyTemplate,
+  OnboardingSettings,
+  Task,
+} from "./entities/onboarding.entity.ts";
 
 const messaging = createMessagingEntities();
 
@@ -12,6 +19,7 @@ export const database: ServiceDatabaseWithMessaging = {
     Task,
     BuddyProfile,
     Checkin,
+    OnboardingSettings,
     messaging.OutboxMessage,
     messaging.InboxMessage,
     messaging.DeadLetter,

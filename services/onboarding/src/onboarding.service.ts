@@ -10,6 +10,7 @@ import {
   getJourney,
   getMyJourney,
   getReports,
+  getSettings,
   handleOnboardingCardAction,
   listMyTasks,
   listTemplates,
@@ -21,6 +22,7 @@ import {
   startJourney as startJourneyContract,
   submitCheckin,
   updateMyBuddyProfile,
+  updateSettings,
 } from "@hearth/contracts";
 import {
   action,
@@ -40,8 +42,6 @@ import type moleculer from "moleculer";
 import { database } from "./database.ts";
 import {
   type BuddyCandidate,
-  DEFAULT_HARD_RULES,
-  DEFAULT_WEIGHTS,
   explain,
   matchBuddies,
   type NewHire,
@@ -51,6 +51,15 @@ import {
 import { validateTemplate } from "./domain/journey-template.ts";
 import { reschedule } from "./domain/schedule.ts";
 import { seedDemoOnboarding } from "./seed.ts";
+import {
+  calendarOf,
+  hardRulesOf,
+  loadSettings,
+  mergeSettings,
+  type StoredSettings,
+  saveSettings,
+  settingsProblems,
+} from "./settings.ts";
 import {
   type Actor,
   completeTask,
@@ -63,6 +72,8 @@ import {
   type OnboardingThis,
   type PersonRow,
   proposeBuddy,
+  reassignHrTasks,
+  rescheduleOpenTasks,
   rescheduleRows,
   setBuddyOnTasks,
   sql,
@@ -76,27 +87,23 @@ import {
 
 const HR = ["HR", "Admin"] as const;
 
+/** The service's own settings; the programme's rules are per tenant in the database (settings.ts). */
 type Settings = {
   tenantId: string;
   companyName: string;
-  /** A journey starts only for hires whose start is at most this many days ago (older: existing staff). */
-  startWindowDays: number;
-  overdueReminderAfterDays: number;
-  escalateAfterDays: number;
-  /** HR's list flags a new hire without a buddy this many days before the start. */
-  buddyByDaysBeforeStart: number;
   pollMs: number;
 };
 
 type This = OnboardingThis & {
   settings: Settings;
+  programme(em?: EntityManager): Promise<StoredSettings>;
   timer?: NodeJS.Timeout;
   polling?: Promise<unknown>;
   matchPending(): Promise<{
     matches: Array<{ journeyId: string; newHireId: string; buddyId: string; score: number; explanation: string }>;
     unmatched: string[];
   }>;
-  nudge(now: Date): Promise<{ dueToday: number; overdue: number; escalated: number; checkins: number }>;
+  nudge(now: Date): Promise<{ dueToday: number; overdue: number; escalated: number; checkins: number; closed: number }>;
   promptCheckins(now: Date): Promise<number>;
 };
 
@@ -174,11 +181,6 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
     settings: {
       tenantId: DEV_TENANT_ID,
       companyName: process.env.COMPANY_NAME ?? "Contoso",
-      // The journey lasts 90 days: someone hired within them who first shows up now still gets one.
-      startWindowDays: 90,
-      overdueReminderAfterDays: Number(process.env.ONBOARDING_OVERDUE_DAYS ?? 2),
-      escalateAfterDays: Number(process.env.ONBOARDING_ESCALATE_DAYS ?? 5),
-      buddyByDaysBeforeStart: 3,
       pollMs: options.pollMs ?? Number(process.env.ONBOARDING_POLL_MS ?? 300_000),
     } satisfies Settings,
     created(this: This) {
@@ -231,9 +233,12 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
           managerId: p.managerId,
           hireDate: p.hireDate,
         });
+        // Someone who started more than a few days ago is existing staff (a first directory sync announces
+        // everyone): no journey by itself, HR may still start one by hand.
+        const programme = await this.programme(em);
         const ageDays = (Date.parse(today()) - Date.parse(p.hireDate)) / DAY_MS;
-        if (ageDays <= this.settings.startWindowDays) {
-          const journey = await startJourney(this, em, p.objectId);
+        if (ageDays <= programme.autoStartWithinDays) {
+          const journey = await startJourney(this, em, p.objectId, { ...programme, calendar: calendarOf(programme) });
           if (journey) this.logger.info("Journey started", { journeyId: journey.id, hireDate: p.hireDate });
         }
       },
@@ -270,7 +275,8 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
           );
           if (journey && journey.hire_date !== newHireDate) {
             const tasks = await sql<TaskRow>(em, `select * from ${T("tasks")} where journey_id = ?`, [journey.id]);
-            for (const t of reschedule(rescheduleRows(tasks), newHireDate)) {
+            const calendar = calendarOf(await this.programme(em));
+            for (const t of reschedule(rescheduleRows(tasks), newHireDate, calendar)) {
               if (t.status !== "open") continue;
               await sql(em, `update ${T("tasks")} set due_date = ?, due_at = ?, nudges = '[]' where id = ?`, [
                 t.dueDate,
@@ -299,7 +305,11 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
            returning *`,
           [objectId],
         );
-        for (const j of orphans) await setBuddyOnTasks(em, j, null);
+        const programme = await this.programme(em);
+        const calendar = calendarOf(programme);
+        for (const j of orphans) await setBuddyOnTasks(em, j, null, calendar);
+        // An HR owner who leaves hands their open HR steps to the others.
+        if (programme.hrOwnerIds.includes(objectId)) await reassignHrTasks(em, programme.hrOwnerIds, calendar);
       },
       async "employee.erased"(this: This, event: DomainEvent<Record<string, unknown>>, em: EntityManager) {
         const { objectId } = event.payload as { objectId: string };
@@ -373,9 +383,16 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
         return { items: rows.map(templateView) };
       }),
       startJourney: action(startJourneyContract, async function (this: This, ctx) {
-        const journey = await this.transaction((em) =>
-          startJourney(this, em, ctx.params.employeeId, ctx.params.templateId),
-        );
+        const journey = await this.transaction(async (em) => {
+          const programme = await this.programme(em);
+          return startJourney(
+            this,
+            em,
+            ctx.params.employeeId,
+            { ...programme, calendar: calendarOf(programme) },
+            ctx.params.templateId,
+          );
+        });
         if (!journey)
           throw new ValidationFailedError([
             { field: "employeeId", message: "unknown to onboarding, or without a hire date" },
@@ -526,10 +543,13 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
           managerChain: journey.manager_chain,
         };
         const buddy = toCandidate(buddyRow, chains, 0);
-        const warnings = pairBlocks(hire, { ...buddy, optedIn: true }, DEFAULT_HARD_RULES, today());
-        const breakdown = scorePair(hire, buddy, DEFAULT_WEIGHTS, today());
+        const programme = await this.programme(em);
+        const warnings = pairBlocks(hire, { ...buddy, optedIn: true }, hardRulesOf(programme), today());
+        const breakdown = scorePair(hire, buddy, programme.buddyWeights, today());
         const explanation = `set by HR: ${explain(breakdown)}`;
-        await this.transaction((tx) => proposeBuddy(this, tx, journey, buddy.id, breakdown.score, explanation, "hr"));
+        await this.transaction((tx) =>
+          proposeBuddy(this, tx, journey, buddy.id, breakdown.score, explanation, "hr", calendarOf(programme)),
+        );
         return {
           journeyId: journey.id,
           newHireId: journey.new_hire_id,
@@ -567,7 +587,7 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
                declined_buddies = declined_buddies || ?::jsonb where id = ?`,
             [JSON.stringify([journey.buddy_id]), journey.id],
           );
-          await setBuddyOnTasks(em, journey, null);
+          await setBuddyOnTasks(em, journey, null, calendarOf(await this.programme(em)));
           this.recordEvent(em, buddyDeclined, ref);
           return { journeyId: journey.id, buddyId: null, status: "declined" as const };
         });
@@ -608,6 +628,7 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
       }),
       needsAttention: action(needsAttention, async function (this: This) {
         const em = this.em();
+        const { attention } = await this.programme(em);
         const items: Array<{
           journeyId: string;
           newHireId: string;
@@ -615,6 +636,7 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
           reason: "overdue-task" | "no-buddy" | "buddy-not-accepted" | "no-buddy-meeting";
           detail: string;
         }> = [];
+        // Lateness counts from when the task was known: a journey started after some due dates is not late at once.
         const overdue = await sql<{
           journey_id: string;
           new_hire_id: string;
@@ -625,7 +647,10 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
           em,
           `select t.journey_id, j.new_hire_id, j.person, t.title, t.due_date from ${T("tasks")} t
            join ${T("journeys")} j on j.id = t.journey_id
-           where j.status = 'active' and t.status = 'open' and t.due_at < now() order by t.due_at limit 500`,
+           where j.status = 'active' and t.status = 'open' and t.requires_confirmation
+             and greatest(t.due_at, j.started_at) < now() - ? * interval '1 day'
+           order by t.due_at limit 500`,
+          [attention.overdueTaskAfterDays],
         );
         for (const o of overdue)
           items.push({
@@ -646,20 +671,66 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
         );
         const now = Date.now();
         for (const j of journeys) {
-          const daysToStart = (Date.parse(j.hire_date) - now) / DAY_MS;
+          // Journey day: 0 on the hire date, negative before it.
+          const day = (now - Date.parse(j.hire_date)) / DAY_MS;
+          const daysSinceStarted = (now - new Date(j.started_at).getTime()) / DAY_MS;
           const base = { journeyId: j.id, newHireId: j.new_hire_id, newHireName: j.person?.displayName ?? null };
-          if (j.buddy_status === "none" && daysToStart <= this.settings.buddyByDaysBeforeStart)
+          if (j.buddy_status === "none" && day >= attention.noBuddyByDay)
             items.push({ ...base, reason: "no-buddy", detail: `starts ${j.hire_date} without a buddy` });
           if (
             j.buddy_status === "proposed" &&
             j.buddy_assigned_at &&
-            now - new Date(j.buddy_assigned_at).getTime() > 2 * DAY_MS
+            now - new Date(j.buddy_assigned_at).getTime() > attention.buddyResponseDays * DAY_MS
           )
-            items.push({ ...base, reason: "buddy-not-accepted", detail: "the buddy has not answered for 2 days" });
-          if (j.buddy_id && -daysToStart >= 14 && !meetings.has(j.id))
-            items.push({ ...base, reason: "no-buddy-meeting", detail: "no first buddy meeting logged by day 14" });
+            items.push({
+              ...base,
+              reason: "buddy-not-accepted",
+              detail: `the buddy has not answered for ${attention.buddyResponseDays} days`,
+            });
+          if (
+            j.buddy_id &&
+            day >= attention.firstBuddyMeetingByDay &&
+            daysSinceStarted >= attention.firstBuddyMeetingByDay &&
+            !meetings.has(j.id)
+          )
+            items.push({
+              ...base,
+              reason: "no-buddy-meeting",
+              detail: `no first buddy meeting logged by day ${attention.firstBuddyMeetingByDay}`,
+            });
         }
         return { items };
+      }),
+      getSettings: action(getSettings, async function (this: This) {
+        return this.programme();
+      }),
+      updateSettings: action(updateSettings, async function (this: This, ctx) {
+        const { tenantId } = this.settings;
+        return this.transaction(async (em) => {
+          // One HR change at a time: the row is locked while the patch is applied over it.
+          await sql(
+            em,
+            `insert into ${T("settings")} (tenant_id, config, updated_at) values (?, '{}', now())
+             on conflict (tenant_id) do nothing`,
+            [tenantId],
+          );
+          await sql(em, `select tenant_id from ${T("settings")} where tenant_id = ? for update`, [tenantId]);
+          const { updatedAt: _at, updatedBy: _by, ...current } = await loadSettings(em, tenantId);
+          const next = mergeSettings(current, ctx.params);
+          const problems = await settingsProblems(em, next);
+          if (problems.length > 0) throw new ValidationFailedError(problems, "The onboarding settings are not valid");
+          await saveSettings(em, tenantId, next, ctx.meta.caller?.objectId ?? null);
+          const calendar = calendarOf(next);
+          if (JSON.stringify(next.calendar) !== JSON.stringify(current.calendar)) {
+            const moved = await rescheduleOpenTasks(em, calendar);
+            this.logger.info("Open tasks rescheduled for a new calendar", { moved });
+          }
+          if (JSON.stringify(next.hrOwnerIds) !== JSON.stringify(current.hrOwnerIds)) {
+            const moved = await reassignHrTasks(em, next.hrOwnerIds, calendar);
+            this.logger.info("HR steps handed to the HR owners", { moved });
+          }
+          return loadSettings(em, tenantId);
+        });
       }),
       getReports: action(getReports, async function (this: This) {
         const em = this.em();
@@ -694,6 +765,10 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
     },
 
     methods: {
+      async programme(this: This, em?: EntityManager) {
+        return loadSettings(em ?? this.em(), this.settings.tenantId);
+      },
+
       /** Matches every active journey without a buddy, as one batch. */
       async matchPending(this: This) {
         const em = this.em();
@@ -742,17 +817,18 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
             excludedBuddyIds: j.declined_buddies,
           });
         }
+        const programme = await this.programme(em);
         const result = matchBuddies(
           hires,
           pool.map((p) => toCandidate(p, chains, p.load)),
-          { today: today() },
+          { today: today(), rules: hardRulesOf(programme), weights: programme.buddyWeights },
         );
         const byHire = new Map(pending.map((j) => [j.new_hire_id, j]));
         const matches = await this.transaction(async (tx) => {
           const out = [];
           for (const m of result.matches) {
             const journey = byHire.get(m.hireId) as JourneyRow;
-            await proposeBuddy(this, tx, journey, m.buddyId, m.score, m.explanation, "matcher");
+            await proposeBuddy(this, tx, journey, m.buddyId, m.score, m.explanation, "matcher", calendarOf(programme));
             out.push({
               journeyId: journey.id,
               newHireId: m.hireId,
@@ -785,65 +861,100 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
         return { matches, unmatched: result.unmatched };
       },
 
-      /** Due today, overdue after N days, escalation to the manager after M days: each once per task. */
+      /**
+       * Due today, overdue after N days, escalation after M days: each once per task, in that order (a later one
+       * marks the earlier ones as said). Lateness counts from the journey's start for tasks due before it. A step
+       * that needs no confirmation gets its reminder and is done by itself once due.
+       */
       async nudge(this: This, now: Date) {
         const em = this.em();
-        const counts = { dueToday: 0, overdue: 0, escalated: 0, checkins: 0 };
+        const { nudges, hrOwnerIds } = await this.programme(em);
+        const counts = { dueToday: 0, overdue: 0, escalated: 0, checkins: 0, closed: 0 };
         const rows = await sql<
-          TaskRow & { new_hire_id: string; person: Record<string, string | null> | null; manager_id: string | null }
+          TaskRow & {
+            new_hire_id: string;
+            person: Record<string, string | null> | null;
+            manager_id: string | null;
+            manager_chain: string[];
+            started_at: Date;
+          }
         >(
           em,
-          `select t.*, j.new_hire_id, j.person, j.manager_id from ${T("tasks")} t join ${T("journeys")} j on j.id = t.journey_id
+          `select t.*, j.new_hire_id, j.person, j.manager_id, j.manager_chain, j.started_at
+           from ${T("tasks")} t join ${T("journeys")} j on j.id = t.journey_id
            where j.status = 'active' and t.status = 'open' and t.due_at < ?::timestamptz + interval '1 day'`,
           [now.toISOString()],
         );
+        const ORDER = ["due", "overdue", "escalated"] as const;
         for (const t of rows) {
           const due = new Date(t.due_at).getTime();
-          const late = (now.getTime() - due) / DAY_MS;
-          const recipient = t.owner === "newHire" ? t.new_hire_id : t.owner_id;
-          const kind =
-            late >= this.settings.escalateAfterDays && t.manager_id && !t.nudges.includes("escalated")
+          const late = (now.getTime() - Math.max(due, new Date(t.started_at).getTime())) / DAY_MS;
+          const owner = t.owner === "newHire" ? t.new_hire_id : t.owner_id;
+          // Up one level from whoever owns the task: the new hire's manager, the manager's own manager, or the
+          // other HR owners for an HR step.
+          const escalateTo =
+            t.owner === "manager"
+              ? (t.manager_chain[1] ?? null)
+              : t.owner === "hr"
+                ? hrOwnerIds.filter((id) => id !== t.owner_id)
+                : t.manager_id;
+          const canEscalate = Array.isArray(escalateTo) ? escalateTo.length > 0 : escalateTo !== null;
+          const kind = !t.requires_confirmation
+            ? t.nudges.includes("due")
+              ? null
+              : "due"
+            : late >= nudges.escalateAfterDays && canEscalate && !t.nudges.includes("escalated")
               ? "escalated"
-              : late >= this.settings.overdueReminderAfterDays && !t.nudges.includes("overdue")
-                ? "overdue"
-                : !t.nudges.includes("due")
+              : late >= nudges.overdueReminderAfterDays && !t.nudges.includes("overdue")
+                ? !t.nudges.includes("escalated")
+                  ? "overdue"
+                  : null
+                : !t.nudges.includes("due") && !t.nudges.includes("overdue")
                   ? "due"
                   : null;
-          const to = kind === "escalated" ? t.manager_id : recipient;
-          if (!kind || !to) continue;
-          try {
-            await call(this.broker as unknown as moleculer.Context, "notifications.notify", {
-              audience: { userIds: [to] },
-              templateId: "onboarding.task-due",
-              data: {
-                taskTitle: t.title,
-                dueAt: new Date(t.due_at).toISOString(),
-                description:
-                  kind === "escalated"
-                    ? `${t.person?.displayName ?? "A new hire"}'s onboarding task is ${Math.floor(late)} days overdue.`
-                    : kind === "overdue"
-                      ? `This task is ${Math.floor(late)} days overdue.`
-                      : t.content,
-                taskId: t.id,
-              },
-              // The manager's escalation links to the task; only its owner can complete it.
-              actions:
-                kind === "escalated"
-                  ? undefined
-                  : [{ verb: "onboarding.completeTask", title: "Mark as done", data: { taskId: t.id } }],
-              source: "onboarding",
-              priority: kind === "due" ? "normal" : "high",
-              dedupeKey: `onboarding:task:${t.id}:${kind}`,
-            });
-          } catch (error) {
-            this.logger.warn("Nudge not sent", { taskId: t.id, kind, error: String(error) });
-            continue;
+          const to = kind === "escalated" ? [escalateTo].flat() : owner ? [owner] : [];
+          if (kind && to.length > 0 && to[0]) {
+            try {
+              await call(this.broker as unknown as moleculer.Context, "notifications.notify", {
+                audience: { userIds: to as string[] },
+                templateId: "onboarding.task-due",
+                data: {
+                  taskTitle: t.title,
+                  dueAt: new Date(t.due_at).toISOString(),
+                  description:
+                    kind === "escalated"
+                      ? `${t.person?.displayName ?? "A new hire"}'s onboarding task is ${Math.floor(late)} days overdue.`
+                      : kind === "overdue"
+                        ? `This task is ${Math.floor(late)} days overdue.`
+                        : t.content,
+                  taskId: t.id,
+                },
+                // The escalation links to the task; only its owner (or HR) completes it. A step that needs no
+                // confirmation has nothing to confirm.
+                actions:
+                  kind === "escalated" || !t.requires_confirmation
+                    ? undefined
+                    : [{ verb: "onboarding.completeTask", title: "Mark as done", data: { taskId: t.id } }],
+                source: "onboarding",
+                priority: kind === "due" ? "normal" : "high",
+                dedupeKey: `onboarding:task:${t.id}:${kind}`,
+              });
+              await sql(em, `update ${T("tasks")} set nudges = ?::jsonb where id = ?`, [
+                JSON.stringify([...new Set([...t.nudges, ...ORDER.slice(0, ORDER.indexOf(kind) + 1)])]),
+                t.id,
+              ]);
+              counts[kind === "due" ? "dueToday" : kind === "overdue" ? "overdue" : "escalated"]++;
+            } catch (error) {
+              this.logger.warn("Nudge not sent", { taskId: t.id, kind, error: String(error) });
+              continue;
+            }
           }
-          await sql(em, `update ${T("tasks")} set nudges = nudges || ?::jsonb where id = ?`, [
-            JSON.stringify([kind]),
-            t.id,
-          ]);
-          counts[kind === "due" ? "dueToday" : kind === "overdue" ? "overdue" : "escalated"]++;
+          if (!t.requires_confirmation && due <= now.getTime()) {
+            const done = await this.transaction((tx) =>
+              completeTask(this, tx, t.id, { objectId: null, isHr: true }, { onTime: true }),
+            );
+            if (!("refused" in done) && !done.already) counts.closed++;
+          }
         }
         counts.checkins = await this.promptCheckins(now);
         return counts;

@@ -5,7 +5,7 @@ import { buddyAssigned, journeyCompleted, journeyStarted, type TTask, taskComple
 import type { DatabaseThis } from "@hearth/platform";
 import type { EntityManager } from "@mikro-orm/core";
 import { chooseTemplate, DEFAULT_TEMPLATE, render, type TemplateStep } from "./domain/journey-template.ts";
-import { dueFor, type ScheduledTask } from "./domain/schedule.ts";
+import { type CalendarConfig, dueFor, type ScheduledTask } from "./domain/schedule.ts";
 
 export const T = (table: string) => `"onboarding"."${table}"`;
 
@@ -234,6 +234,7 @@ function ownerFor(
   hire: PersonRow,
   manager: PersonRow | undefined,
   buddy: PersonRow | undefined,
+  hr: PersonRow | undefined,
 ): Owner {
   const of = (p: PersonRow | undefined): Owner => ({
     id: p?.employee_id ?? null,
@@ -244,8 +245,81 @@ function ownerFor(
   if (step.owner === "newHire") return of(hire);
   if (step.owner === "manager") return of(manager);
   if (step.owner === "buddy") return buddy ? of(buddy) : { ...of(undefined), id: null };
-  // HR tasks: no single owner (anyone with the HR role), due in the new hire's calendar.
-  return { id: null, timeZone: hire.time_zone, country: hire.country, name: null };
+  // HR tasks: the journey's HR owner (settings.hrOwnerIds); with none configured, anyone with the HR role through
+  // the API, due in the new hire's calendar.
+  return of(hr);
+}
+
+/**
+ * The HR owner with the fewest open HR tasks (ties: the order HR listed them); null when none is configured or
+ * every one of them has left.
+ */
+export async function pickHrOwner(em: EntityManager, hrOwnerIds: readonly string[]): Promise<string | null> {
+  if (hrOwnerIds.length === 0) return null;
+  const rows = await sql<{ employee_id: string; open: number }>(
+    em,
+    `select b.employee_id, (select count(*) from ${T("tasks")} t join ${T("journeys")} j on j.id = t.journey_id
+       where t.owner = 'hr' and t.owner_id = b.employee_id and t.status = 'open' and j.status = 'active')::int as open
+     from ${T("buddy_profiles")} b where b.employee_id in (${hrOwnerIds.map(() => "?").join(", ")}) and b.active`,
+    [...hrOwnerIds],
+  );
+  const load = new Map(rows.map((r) => [r.employee_id, r.open]));
+  let best: string | null = null;
+  for (const id of hrOwnerIds) {
+    const open = load.get(id);
+    if (open === undefined) continue;
+    if (best === null || open < (load.get(best) as number)) best = id;
+  }
+  return best;
+}
+
+/**
+ * Gives the open HR steps of active journeys whose owner is not (or no longer) an active HR owner to one who is:
+ * all of a journey's HR steps to the same person, due in their zone.
+ */
+export async function reassignHrTasks(
+  em: EntityManager,
+  hrOwnerIds: readonly string[],
+  calendar: CalendarConfig,
+): Promise<number> {
+  const active = new Set(
+    hrOwnerIds.length === 0
+      ? []
+      : (
+          await sql<{ employee_id: string }>(
+            em,
+            `select employee_id from ${T("buddy_profiles")} where active and employee_id in (${hrOwnerIds
+              .map(() => "?")
+              .join(", ")})`,
+            [...hrOwnerIds],
+          )
+        ).map((r) => r.employee_id),
+  );
+  const stale = await sql<TaskRow & { hire_date: string }>(
+    em,
+    `select t.*, j.hire_date from ${T("tasks")} t join ${T("journeys")} j on j.id = t.journey_id
+     where t.owner = 'hr' and t.status = 'open' and j.status = 'active' order by j.hire_date, t.due_at`,
+  );
+  const ownerOf = new Map<string, string | null>();
+  let moved = 0;
+  for (const t of stale) {
+    if (t.owner_id !== null && active.has(t.owner_id)) continue;
+    if (!ownerOf.has(t.journey_id)) ownerOf.set(t.journey_id, await pickHrOwner(em, [...active]));
+    const ownerId = ownerOf.get(t.journey_id) ?? null;
+    if (ownerId === t.owner_id) continue;
+    const person = ownerId ? (await loadPeople(em, [ownerId])).get(ownerId) : undefined;
+    const timeZone = person?.time_zone ?? t.owner_time_zone;
+    const country = person?.country ?? t.owner_country;
+    const due = dueFor({ hireDate: t.hire_date, offsetDays: t.offset_days, unit: t.unit, timeZone, country }, calendar);
+    await sql(
+      em,
+      `update ${T("tasks")} set owner_id = ?, owner_time_zone = ?, owner_country = ?, due_date = ?, due_at = ?,
+         nudges = '[]' where id = ?`,
+      [ownerId, timeZone, country, due.dueDate, due.dueAt, t.id],
+    );
+    moved++;
+  }
+  return moved;
 }
 
 function renderContext(settings: Settings, hire: PersonRow, manager?: PersonRow, buddy?: PersonRow) {
@@ -272,6 +346,7 @@ export async function startJourney(
   service: OnboardingThis,
   em: EntityManager,
   employeeId: string,
+  programme: { hrOwnerIds: readonly string[]; calendar: CalendarConfig },
   templateId?: string,
 ): Promise<JourneyRow | null> {
   const { tenantId } = service.settings;
@@ -294,6 +369,10 @@ export async function startJourney(
         { department: hire.department, office: hire.office, country: hire.country, jobTitle: hire.job_title },
       );
   if (!template) return null;
+  const hrOwnerId = template.steps.some((st) => st.owner === "hr") ? await pickHrOwner(em, programme.hrOwnerIds) : null;
+  const hr = hrOwnerId ? (await loadPeople(em, [hrOwnerId])).get(hrOwnerId) : undefined;
+  // Started after day one (a late directory entry, or HR by hand): pre-boarding that is already past is skipped.
+  const today = new Date().toISOString().slice(0, 10);
   const journeyId = randomUUID();
   const context = renderContext(service.settings, hire, manager);
   await sql(
@@ -313,19 +392,23 @@ export async function startJourney(
     ],
   );
   for (const step of template.steps) {
-    const owner = ownerFor(step, hire, manager, undefined);
-    const due = dueFor({
-      hireDate: hire.hire_date,
-      offsetDays: step.offsetDays,
-      unit: step.unit,
-      timeZone: owner.timeZone,
-      country: owner.country,
-    });
+    const owner = ownerFor(step, hire, manager, undefined, hr);
+    const due = dueFor(
+      {
+        hireDate: hire.hire_date,
+        offsetDays: step.offsetDays,
+        unit: step.unit,
+        timeZone: owner.timeZone,
+        country: owner.country,
+      },
+      programme.calendar,
+    );
+    const skipped = step.offsetDays < 0 && hire.hire_date < today && due.dueDate < today;
     await sql(
       em,
       `insert into ${T("tasks")} (id, journey_id, step_key, title, content, link, owner, owner_id, offset_days, unit,
          owner_time_zone, owner_country, due_date, due_at, status, requires_confirmation, nudges)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, '[]')`,
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]')`,
       [
         randomUUID(),
         journeyId,
@@ -341,6 +424,7 @@ export async function startJourney(
         owner.country,
         due.dueDate,
         due.dueAt,
+        skipped ? "skipped" : "open",
         step.requiresConfirmation,
       ],
     );
@@ -367,7 +451,12 @@ export async function loadDirectoryChains(em: EntityManager): Promise<Map<string
 }
 
 /** Re-renders and re-owns the buddy's tasks once a buddy is known (or cleared). */
-export async function setBuddyOnTasks(em: EntityManager, journey: JourneyRow, buddyId: string | null) {
+export async function setBuddyOnTasks(
+  em: EntityManager,
+  journey: JourneyRow,
+  buddyId: string | null,
+  calendar: CalendarConfig,
+) {
   const people = await loadPeople(em, [journey.new_hire_id, ...(buddyId ? [buddyId] : [])]);
   const hire = people.get(journey.new_hire_id);
   const buddy = buddyId ? people.get(buddyId) : undefined;
@@ -379,7 +468,10 @@ export async function setBuddyOnTasks(em: EntityManager, journey: JourneyRow, bu
   for (const t of open) {
     const timeZone = buddy?.time_zone ?? hire?.time_zone ?? null;
     const country = buddy?.country ?? hire?.country ?? null;
-    const due = dueFor({ hireDate: journey.hire_date, offsetDays: t.offset_days, unit: t.unit, timeZone, country });
+    const due = dueFor(
+      { hireDate: journey.hire_date, offsetDays: t.offset_days, unit: t.unit, timeZone, country },
+      calendar,
+    );
     await sql(
       em,
       `update ${T("tasks")} set owner_id = ?, owner_time_zone = ?, owner_country = ?, due_date = ?, due_at = ?
@@ -397,6 +489,7 @@ export async function proposeBuddy(
   score: number,
   explanation: string,
   by: "matcher" | "hr",
+  calendar: CalendarConfig,
 ) {
   await sql(
     em,
@@ -405,7 +498,7 @@ export async function proposeBuddy(
     [buddyId, score, explanation, journey.id],
   );
   await sql(em, `update ${T("buddy_profiles")} set last_assigned_at = now() where employee_id = ?`, [buddyId]);
-  await setBuddyOnTasks(em, journey, buddyId);
+  await setBuddyOnTasks(em, journey, buddyId, calendar);
   service.recordEvent(em, buddyAssigned, {
     tenantId: journey.tenant_id,
     journeyId: journey.id,
@@ -425,6 +518,7 @@ export async function completeTask(
   em: EntityManager,
   taskId: string,
   actor: Actor,
+  options: { onTime?: boolean } = {},
 ): Promise<{ task: TaskRow; journey: JourneyRow; already: boolean } | { refused: string }> {
   const [task] = await sql<TaskRow>(em, `select * from ${T("tasks")} where id = ? for update`, [taskId]);
   if (!task) return { refused: "not-found" };
@@ -454,7 +548,8 @@ export async function completeTask(
     owner: task.owner,
     completedBy: actor.objectId,
     dueDate: task.due_date,
-    late: new Date(task.due_at).getTime() < Date.now(),
+    // A step that needs no confirmation is closed by the service when it falls due: never late.
+    late: !options.onTime && new Date(task.due_at).getTime() < Date.now(),
   });
   const [{ open }] = (await sql<{ open: number }>(
     em,
@@ -476,6 +571,36 @@ export async function completeTask(
     });
   }
   return { task: updated as TaskRow, journey: current, already: false };
+}
+
+/** A changed calendar: every open task of an active journey gets its due date again. */
+export async function rescheduleOpenTasks(em: EntityManager, calendar: CalendarConfig): Promise<number> {
+  const rows = await sql<TaskRow & { hire_date: string }>(
+    em,
+    `select t.*, j.hire_date from ${T("tasks")} t join ${T("journeys")} j on j.id = t.journey_id
+     where t.status = 'open' and j.status = 'active'`,
+  );
+  let moved = 0;
+  for (const t of rows) {
+    const due = dueFor(
+      {
+        hireDate: t.hire_date,
+        offsetDays: t.offset_days,
+        unit: t.unit,
+        timeZone: t.owner_time_zone,
+        country: t.owner_country,
+      },
+      calendar,
+    );
+    if (due.dueDate === t.due_date && due.dueAt === iso(t.due_at)) continue;
+    await sql(em, `update ${T("tasks")} set due_date = ?, due_at = ?, nudges = '[]' where id = ?`, [
+      due.dueDate,
+      due.dueAt,
+      t.id,
+    ]);
+    moved++;
+  }
+  return moved;
 }
 
 export function rescheduleRows(tasks: TaskRow[]): ScheduledTask[] {

@@ -113,10 +113,10 @@ test("employee.hired starts a journey from the default template; tasks are due i
 test("tasks are completed by their owner from the API and from a Teams card; the last completes the journey", async (t) => {
   const h = await start(t);
   await h.hired("boss@c.test");
-  await h.hired("ada@c.test", { managerId: oid("boss@c.test"), hireDate: dateIn(-1) });
+  await h.hired("ada@c.test", { managerId: oid("boss@c.test"), hireDate: dateIn(3) });
   const mine = (await h.broker.call("onboarding.getMyJourney", {}, h.as("ada@c.test"))) as any;
   t.is(mine.journey.progress.total, 10);
-  t.true(mine.today.length >= 1, "pre-boarding and day-one tasks are due by now");
+  t.true(mine.today.length >= 1, "the welcome is due five working days before day one");
   const managerTasks = (await h.broker.call("onboarding.listMyTasks", { status: "open" }, h.as("boss@c.test"))) as any;
   t.true(managerTasks.items.every((x: any) => x.owner === "manager"));
   // Someone else cannot complete the new hire's task.
@@ -247,19 +247,33 @@ test("nudges: due today, overdue after N days, escalation to the manager after M
   const [task] = await h.sql(`select id from onboarding.tasks where step_key = 'day-one-setup'`);
   const at = (days: number) => new Date(Date.now() + days * DAY).toISOString();
   await h.sql(`update onboarding.tasks set due_at = $1 where id = $2`, [at(0.1), task.id]);
-  t.deepEqual(await h.broker.call("onboarding.runNudges", {}), { dueToday: 1, overdue: 0, escalated: 0, checkins: 0 });
-  t.deepEqual(await h.broker.call("onboarding.runNudges", {}), { dueToday: 0, overdue: 0, escalated: 0, checkins: 0 });
+  t.deepEqual(await h.broker.call("onboarding.runNudges", {}), {
+    dueToday: 1,
+    overdue: 0,
+    escalated: 0,
+    checkins: 0,
+    closed: 0,
+  });
+  t.deepEqual(await h.broker.call("onboarding.runNudges", {}), {
+    dueToday: 0,
+    overdue: 0,
+    escalated: 0,
+    checkins: 0,
+    closed: 0,
+  });
   t.deepEqual(await h.broker.call("onboarding.runNudges", { now: at(2.5) }), {
     dueToday: 0,
     overdue: 1,
     escalated: 0,
     checkins: 0,
+    closed: 0,
   });
   t.deepEqual(await h.broker.call("onboarding.runNudges", { now: at(6) }), {
     dueToday: 0,
     overdue: 0,
     escalated: 1,
     checkins: 0,
+    closed: 0,
   });
   t.deepEqual(
     h.sent.map((s) => [s.dedupeKey.split(":").pop(), s.userIds[0]]),
@@ -327,5 +341,270 @@ test("HR's attention list and override: overdue tasks, no buddy before the start
   t.false(later.items.some((i: any) => i.reason === "no-buddy"));
   await t.throwsAsync(h.broker.call("onboarding.needsAttention", {}, h.as("ada@c.test")), {
     message: /role|access|allowed|Forbidden/i,
+  });
+});
+
+test("existing staff get no journey by themselves; a hire seen a few days late does, without past pre-boarding or instant escalation; HR starts older ones by hand", async (t) => {
+  const h = await start(t);
+  const hr = h.as("hr@c.test", ["HR"]);
+  await h.hired("boss@c.test");
+  // A first directory sync announces everyone: someone who started a month ago is staff, not a new hire.
+  await h.hired("old@c.test", { managerId: oid("boss@c.test"), hireDate: dateIn(-30) });
+  t.is((await h.sql(`select * from onboarding.journeys`)).length, 0);
+  // An account that reaches the directory three days after the start still gets the journey.
+  await h.hired("late@c.test", { managerId: oid("boss@c.test"), hireDate: dateIn(-3) });
+  const tasks = await h.sql(`select step_key, status, due_date from onboarding.tasks order by due_at`);
+  t.deepEqual(
+    tasks.filter((x) => x.status === "skipped").map((x) => x.step_key),
+    ["prepare-equipment", "welcome", "buddy-intro"],
+    "pre-boarding that is already past is skipped",
+  );
+  const dayOne = tasks.find((x) => x.step_key === "day-one-setup");
+  t.is(dayOne.status, "open");
+  t.true(dayOne.due_date < dateIn(0));
+  // Lateness counts from the journey's start: the first word is a reminder, not an overdue notice or escalation.
+  const nudged = (await h.broker.call("onboarding.runNudges", {})) as any;
+  t.like(nudged, { overdue: 0, escalated: 0 });
+  const dayOneNudges = h.sent.filter((s) => s.data.taskTitle === "Day one: set up your laptop, Teams and MFA");
+  t.deepEqual(
+    dayOneNudges.map((s) => s.dedupeKey.split(":").pop()),
+    ["due"],
+  );
+  // The window is HR's to change: a month back now starts by itself.
+  await h.broker.call("onboarding.updateSettings", { autoStartWithinDays: 45 }, hr);
+  await h.hired("recent@c.test", { managerId: oid("boss@c.test"), hireDate: dateIn(-30) });
+  t.is((await h.sql(`select * from onboarding.journeys where new_hire_id = $1`, [oid("recent@c.test")])).length, 1);
+  // HR starts the journey of someone outside the window by hand.
+  await h.broker.call("onboarding.updateSettings", { autoStartWithinDays: 0 }, hr);
+  const started = (await h.broker.call("onboarding.startJourney", { employeeId: oid("old@c.test") }, hr)) as any;
+  t.is(started.newHireId, oid("old@c.test"));
+  t.is(started.progress.total, 10);
+  t.is(started.tasks.filter((x: any) => x.status === "skipped").length, 3);
+  await t.throwsAsync(h.broker.call("onboarding.startJourney", { employeeId: oid("old@c.test") }, h.as("old@c.test")), {
+    message: /role|access|allowed|Forbidden/i,
+  });
+});
+
+test("HR steps go to the HR owners from the settings, who complete them from their Teams card; a leaver's pass on", async (t) => {
+  const h = await start(t);
+  const hr = h.as("hr@c.test", ["HR"]);
+  for (const upn of ["boss@c.test", "hr1@c.test", "hr2@c.test"]) await h.hired(upn);
+  // Before HR names any owner, an HR step has none (HR completes it through the API).
+  await h.hired("cy@c.test", { managerId: oid("boss@c.test"), hireDate: dateIn(10) });
+  const hrTask = async (upn: string) =>
+    (
+      await h.sql(
+        `select t.* from onboarding.tasks t join onboarding.journeys j on j.id = t.journey_id
+         where t.owner = 'hr' and j.new_hire_id = $1`,
+        [oid(upn)],
+      )
+    )[0];
+  t.is((await hrTask("cy@c.test")).owner_id, null);
+  const refused = await t.throwsAsync(
+    h.broker.call("onboarding.updateSettings", { hrOwnerIds: [oid("nobody@c.test")] }, hr),
+  );
+  t.is((refused as any).code, 422);
+  t.deepEqual((refused as any).data.fields, [
+    { field: "hrOwnerIds[0]", message: "not an active employee in the directory" },
+  ]);
+  const saved = (await h.broker.call(
+    "onboarding.updateSettings",
+    { hrOwnerIds: [oid("hr1@c.test"), oid("hr2@c.test")] },
+    hr,
+  )) as any;
+  t.deepEqual(saved.hrOwnerIds, [oid("hr1@c.test"), oid("hr2@c.test")]);
+  t.is(saved.updatedBy, oid("hr@c.test"));
+  // The open HR step of the journey already running is handed to the first owner; new journeys go to the least loaded.
+  t.is((await hrTask("cy@c.test")).owner_id, oid("hr1@c.test"));
+  await h.hired("ada@c.test", { managerId: oid("boss@c.test"), hireDate: dateIn(10) });
+  await h.hired("bob@c.test", { managerId: oid("boss@c.test"), hireDate: dateIn(10) });
+  const adaTask = await hrTask("ada@c.test");
+  t.is(adaTask.owner_id, oid("hr2@c.test"));
+  t.is((await hrTask("bob@c.test")).owner_id, oid("hr1@c.test"));
+  const mine = (await h.broker.call("onboarding.listMyTasks", { status: "open" }, h.as("hr2@c.test"))) as any;
+  t.deepEqual(
+    mine.items.map((x: any) => [x.owner, x.newHireId]),
+    [["hr", oid("ada@c.test")]],
+  );
+  // The owner gets the due card with its Mark-as-done button…
+  await h.sql(`update onboarding.tasks set due_at = now() + interval '2 hours' where id = $1`, [adaTask.id]);
+  await h.broker.call("onboarding.runNudges", {});
+  t.true(h.sent.some((s) => s.dedupeKey === `onboarding:task:${adaTask.id}:due` && s.userIds[0] === oid("hr2@c.test")));
+  // …and completes the step from it; the other HR owner cannot.
+  const card = (upn: string) =>
+    h.broker.call("onboarding.handleCardAction", {
+      verb: "onboarding.completeTask",
+      data: { taskId: adaTask.id },
+      user: { aadObjectId: oid(upn), tenantId: h.tenantId },
+    }) as Promise<any>;
+  t.regex(JSON.stringify((await card("hr1@c.test")).card), /Only the person this task is for/);
+  t.regex(JSON.stringify((await card("hr2@c.test")).card), /Done: Contract, bank details and policies signed/);
+  t.is((await hrTask("ada@c.test")).status, "done");
+  // An HR owner who leaves hands their open HR steps to the others.
+  await h.deliver("employee.left", { objectId: oid("hr1@c.test"), leaveDate: dateIn(0), reason: "disabled" });
+  t.is((await hrTask("bob@c.test")).owner_id, oid("hr2@c.test"));
+  t.is((await hrTask("cy@c.test")).owner_id, oid("hr2@c.test"));
+});
+
+test("HR's attention thresholds and the nudge days are settings; values that contradict each other are refused", async (t) => {
+  const h = await start(t);
+  const hr = h.as("hr@c.test", ["HR"]);
+  const defaults = (await h.broker.call("onboarding.getSettings", {}, hr)) as any;
+  t.like(defaults, {
+    autoStartWithinDays: 7,
+    nudges: { overdueReminderAfterDays: 2, escalateAfterDays: 5 },
+    attention: { overdueTaskAfterDays: 0, noBuddyByDay: -3, buddyResponseDays: 2, firstBuddyMeetingByDay: 14 },
+    updatedAt: null,
+  });
+  await t.throwsAsync(h.broker.call("onboarding.getSettings", {}, h.as("ada@c.test")), {
+    message: /role|access|allowed|Forbidden/i,
+  });
+  const refused = await t.throwsAsync(
+    h.broker.call("onboarding.updateSettings", { nudges: { escalateAfterDays: 2 } }, hr),
+  );
+  t.deepEqual((refused as any).data.fields, [
+    { field: "nudges.escalateAfterDays", message: "must be more than nudges.overdueReminderAfterDays (2)" },
+  ]);
+  t.is(((await h.broker.call("onboarding.getSettings", {}, hr)) as any).updatedAt, null, "nothing half-written");
+
+  await h.hired("boss@c.test");
+  await h.hired("jo@c.test", { managerId: oid("boss@c.test") });
+  await h.hired("ada@c.test", { managerId: oid("boss@c.test"), hireDate: dateIn(5) });
+  const reasons = async () =>
+    ((await h.broker.call("onboarding.needsAttention", {}, hr)) as any).items.map((i: any) => i.reason).sort();
+  // Five days before the start: no buddy yet is fine by default (day −3), flagged from day −7.
+  t.false((await reasons()).includes("no-buddy"));
+  await h.broker.call("onboarding.updateSettings", { attention: { noBuddyByDay: -7 } }, hr);
+  t.true((await reasons()).includes("no-buddy"));
+  // A pre-boarding task one day late (known for longer): listed at once by default, not with a 3-day grace.
+  await h.sql(`update onboarding.journeys set started_at = now() - interval '10 days'`);
+  await h.sql(`update onboarding.tasks set status = 'done' where step_key <> 'welcome'`);
+  await h.sql(`update onboarding.tasks set due_at = now() - interval '1 day' where step_key = 'welcome'`);
+  t.true((await reasons()).includes("overdue-task"));
+  await h.broker.call("onboarding.updateSettings", { attention: { overdueTaskAfterDays: 3 } }, hr);
+  t.false((await reasons()).includes("overdue-task"));
+  // A buddy request unanswered for three days: listed after the default two, not after five.
+  const [journey] = await h.sql(`select id from onboarding.journeys`);
+  await h.broker.call("onboarding.assignBuddy", { journeyId: journey.id, buddyId: oid("jo@c.test") }, hr);
+  await h.sql(`update onboarding.journeys set buddy_assigned_at = now() - interval '3 days'`);
+  t.true((await reasons()).includes("buddy-not-accepted"));
+  await h.broker.call("onboarding.updateSettings", { attention: { buddyResponseDays: 5 } }, hr);
+  t.false((await reasons()).includes("buddy-not-accepted"));
+  // Day 20 without the first buddy meeting: listed by day 14 (the default), not by day 30.
+  await h.sql(`update onboarding.journeys set hire_date = $1, started_at = now() - interval '25 days'`, [dateIn(-20)]);
+  await h.sql(`update onboarding.tasks set status = 'open' where step_key = 'first-buddy-meeting'`);
+  t.true((await reasons()).includes("no-buddy-meeting"));
+  await h.broker.call("onboarding.updateSettings", { attention: { firstBuddyMeetingByDay: 30 } }, hr);
+  t.false((await reasons()).includes("no-buddy-meeting"));
+  // Nudge days: one day late is overdue, three is escalated to the new hire's manager.
+  const settings = (await h.broker.call(
+    "onboarding.updateSettings",
+    { nudges: { overdueReminderAfterDays: 1, escalateAfterDays: 3 } },
+    hr,
+  )) as any;
+  t.like(settings, { attention: { noBuddyByDay: -7, overdueTaskAfterDays: 3, buddyResponseDays: 5 } });
+  const [welcome] = await h.sql(`select id, due_at from onboarding.tasks where step_key = 'welcome'`);
+  const after = (days: number) => new Date(new Date(welcome.due_at).getTime() + days * DAY).toISOString();
+  t.like(await h.broker.call("onboarding.runNudges", { now: after(1.5) }), { overdue: 1, escalated: 0 });
+  t.like(await h.broker.call("onboarding.runNudges", { now: after(3.5) }), { escalated: 1 });
+  t.deepEqual(
+    h.sent.filter((s) => s.dedupeKey.startsWith(`onboarding:task:${welcome.id}`)).map((s) => s.userIds[0]),
+    [oid("ada@c.test"), oid("boss@c.test")],
+  );
+});
+
+test("the buddy rules, weights and the calendar are settings the matcher and the due dates follow", async (t) => {
+  const h = await start(t);
+  const hr = h.as("hr@c.test", ["HR"]);
+  await h.hired("boss@c.test");
+  // Three months in: below the default six-month tenure floor.
+  await h.hired("jo@c.test", { managerId: oid("boss@c.test"), hireDate: dateIn(-90) });
+  await h.broker.call(
+    "onboarding.updateMyBuddyProfile",
+    { optedIn: true, interests: [], languages: ["de"], capacity: 1 },
+    h.as("jo@c.test"),
+  );
+  await h.hired("ada@c.test", { managerId: oid("boss@c.test"), hireDate: "2030-03-04" });
+  t.is(((await h.broker.call("onboarding.runBuddyMatching", {}, hr)) as any).matches.length, 0);
+  await h.broker.call("onboarding.updateSettings", { buddyRules: { minTenureMonths: 2 } }, hr);
+  const matched = (await h.broker.call("onboarding.runBuddyMatching", {}, hr)) as any;
+  t.is(matched.matches[0]?.buddyId, oid("jo@c.test"));
+  t.regex(matched.matches[0].explanation, /same department/);
+  // Weights: the department counts for nothing now (a decline rematches with the new weights; nobody is left).
+  await h.broker.call("onboarding.updateSettings", { buddyWeights: { department: 0 } }, hr);
+  const override = (await h.broker.call(
+    "onboarding.assignBuddy",
+    { journeyId: matched.matches[0].journeyId, buddyId: oid("jo@c.test") },
+    hr,
+  )) as any;
+  t.is(Math.round((matched.matches[0].score - override.score) * 1000), 3000, "the department's 3 points are gone");
+  t.deepEqual(override.warnings, ["cool-down"], "the buddy was proposed a moment ago");
+  // A company closure on day one moves the open tasks due that day to the next working day.
+  const dayOne = async () =>
+    (await h.sql(`select due_date from onboarding.tasks where step_key = 'day-one-setup'`))[0].due_date;
+  t.is(await dayOne(), "2030-03-04");
+  await h.broker.call("onboarding.updateSettings", { calendar: { extraClosedDays: { "*": ["2030-03-04"] } } }, hr);
+  t.is(await dayOne(), "2030-03-05");
+  const refused = await t.throwsAsync(
+    h.broker.call("onboarding.updateSettings", { calendar: { weekend: [6, 6] } }, hr),
+  );
+  t.deepEqual((refused as any).data.fields, [{ field: "calendar.weekend", message: "a weekday is listed twice" }]);
+});
+
+test("a step that needs no confirmation gets its reminder without a button and is done once due", async (t) => {
+  const h = await start(t);
+  await h.hired("boss@c.test");
+  await h.hired("jo@c.test", { managerId: oid("boss@c.test") });
+  await h.hired("ada@c.test", { managerId: oid("boss@c.test"), hireDate: dateIn(10) });
+  const [journey] = await h.sql(`select id from onboarding.journeys`);
+  await h.broker.call(
+    "onboarding.assignBuddy",
+    { journeyId: journey.id, buddyId: oid("jo@c.test") },
+    h.as("hr@c.test", ["HR"]),
+  );
+  const [intro] = await h.sql(`select * from onboarding.tasks where step_key = 'buddy-intro'`);
+  t.false(intro.requires_confirmation);
+  await h.sql(`update onboarding.tasks set status = 'done' where step_key <> 'buddy-intro'`);
+  await h.sql(`update onboarding.tasks set due_at = now() + interval '2 hours' where id = $1`, [intro.id]);
+  t.like(await h.broker.call("onboarding.runNudges", {}), { dueToday: 1, closed: 0 });
+  const reminder = h.sent.find((s) => s.dedupeKey === `onboarding:task:${intro.id}:due`);
+  t.is(reminder?.userIds[0], oid("jo@c.test"));
+  t.like(await h.broker.call("onboarding.runNudges", { now: new Date(Date.now() + 3 * 3_600_000).toISOString() }), {
+    dueToday: 0,
+    overdue: 0,
+    closed: 1,
+  });
+  const after = (await h.broker.call("onboarding.getJourney", { id: journey.id }, h.as("ada@c.test"))) as any;
+  t.is(after.status, "completed", "it was the last open step");
+  const [event] = await h.sql(`select payload from onboarding.outbox where event = 'onboarding.task.completed'`);
+  t.like(event.payload, { taskId: intro.id, late: false, completedBy: null });
+});
+
+test("employee.left ends the journey; a running journey keeps its template version; HR's cohorts count progress", async (t) => {
+  const h = await start(t);
+  const hr = h.as("hr@c.test", ["HR"]);
+  await h.hired("ada@c.test", { hireDate: "2030-03-04" });
+  const [before] = await h.sql(`select template_id from onboarding.journeys`);
+  const [v1] = await h.sql(`select steps from onboarding.templates where id = $1`, [before.template_id]);
+  await h.broker.call("onboarding.saveTemplate", { name: "Hearth default journey", steps: v1.steps.slice(0, 2) }, hr);
+  const ada = (await h.broker.call("onboarding.getMyJourney", {}, h.as("ada@c.test"))) as any;
+  t.like(ada.journey, { templateVersion: 1, progress: { done: 0, total: 10 } });
+  await h.hired("bo@c.test", { hireDate: "2030-03-04", department: "Sales" });
+  const bo = (await h.broker.call("onboarding.getMyJourney", {}, h.as("bo@c.test"))) as any;
+  t.like(bo.journey, { templateVersion: 2, progress: { done: 0, total: 2 } });
+  const boTask = bo.journey.tasks.find((x: any) => x.owner === "newHire");
+  await h.broker.call("onboarding.completeTask", { id: boTask.id }, h.as("bo@c.test"));
+  const reports = (await h.broker.call("onboarding.getReports", {}, hr)) as any;
+  t.deepEqual(reports.cohorts, [
+    { startMonth: "2030-03", department: "Engineering", journeys: 1, completed: 0, tasksDone: 0, tasksTotal: 10 },
+    { startMonth: "2030-03", department: "Sales", journeys: 1, completed: 0, tasksDone: 1, tasksTotal: 2 },
+  ]);
+  await h.deliver("employee.left", { objectId: oid("ada@c.test"), leaveDate: "2030-02-01", reason: "disabled" });
+  const [ended] = await h.sql(`select status from onboarding.journeys where new_hire_id = $1`, [oid("ada@c.test")]);
+  t.is(ended.status, "ended");
+  const gone = (await h.broker.call("onboarding.getMyJourney", {}, h.as("ada@c.test"))) as any;
+  t.is(gone.journey, null);
+  await t.throwsAsync(h.broker.call("onboarding.completeTask", { id: ada.journey.tasks[1].id }, h.as("ada@c.test")), {
+    message: /not valid|ended/,
   });
 });

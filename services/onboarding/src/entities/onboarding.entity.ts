@@ -119,3 +119,15 @@ export const Checkin = defineEntity({
     submittedAt: p.datetime().onCreate(() => new Date()),
   },
 });
+
+/** The programme's rules per tenant (contract ZOnboardingSettings); no row means the defaults. */
+export const OnboardingSettings = defineEntity({
+  name: "OnboardingSettings",
+  tableName: "settings",
+  properties: {
+    tenantId: p.uuid().primary(),
+    config: p.json(),
+    updatedAt: p.datetime(),
+    updatedBy: p.uuid().nullable(),
+  },
+});
