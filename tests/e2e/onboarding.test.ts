@@ -1,7 +1,7 @@
 // Onboarding end to end: the emulator's control API hires a person → the directory sync (people through the real
 // m365 service, over NATS) → employee.hired → a journey and a buddy → the new hire sees their tasks → each owner
-// completes theirs through a Teams Action.Execute on the gateway's bot endpoint (HR's through the API) → progress
-// → the journey completes. Every wait is on a state, never on a duration.
+// (HR's owner named in the onboarding settings included) completes theirs through a Teams Action.Execute on the
+// gateway's bot endpoint → progress → the journey completes. Every wait is on a state, never on a duration.
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import tls from "node:tls";
@@ -69,14 +69,16 @@ test("a hire in Microsoft 365 becomes a journey with a buddy, completed task by 
     .tenantId;
   const as = (objectId: string, roles = ["Employee"]) => ({ meta: { caller: { tenantId, objectId, roles } } });
   await broker.call("people.runDirectorySync", {});
-  // Everyone already in the directory is known to onboarding (recent hires among them have journeys already).
+  // Everyone already in the directory is known to onboarding; only those starting in the future or within the last
+  // week (the auto-start window) have journeys: the first sync does not turn existing staff into new hires.
   const staff = await waitFor(
     "the directory in onboarding",
     () => sql(`select employee_id, hire_date, department from onboarding.buddy_profiles`),
     (rows) => rows.length >= 40,
   );
   const before = await sql(`select new_hire_id from onboarding.journeys`);
-  t.true(before.every((j) => staff.find((s) => s.employee_id === j.new_hire_id)?.hire_date >= "2025-01-01"));
+  const weekAgo = new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10);
+  t.true(before.every((j) => staff.find((s) => s.employee_id === j.new_hire_id)?.hire_date >= weekAgo));
 
   // The manager-to-be and three colleagues who opted in as buddies.
   const manager = emulator.control.tenant.records.find((r) => r.data.department)!.data;
@@ -91,6 +93,9 @@ test("a hire in Microsoft 365 becomes a journey with a buddy, completed task by 
     office: undefined,
   });
   const tenured = staff.filter((s) => s.employee_id !== manager.id && s.hire_date && s.hire_date < "2025-01-01");
+  // HR names who owns the HR steps (they act on them from Teams like everyone else).
+  const hrOwner = tenured[3]!.employee_id;
+  await broker.call("onboarding.updateSettings", { hrOwnerIds: [hrOwner] }, as(manager.id, ["HR"]));
   for (const s of tenured.slice(0, 3)) {
     await broker.call(
       "onboarding.updateMyBuddyProfile",
@@ -122,20 +127,17 @@ test("a hire in Microsoft 365 becomes a journey with a buddy, completed task by 
   t.is(mine.journey.progress.total, 10);
   t.true(mine.journey.tasks.some((x: any) => x.owner === "newHire"));
 
+  t.is(mine.journey.tasks.find((x: any) => x.owner === "hr")?.ownerId, hrOwner);
   let done = 0;
   for (const task of mine.journey.tasks) {
-    if (task.owner === "hr") {
-      await broker.call("onboarding.completeTask", { id: task.id }, as(manager.id, ["HR"]));
-    } else {
-      const user = task.owner === "newHire" ? hire.id : task.owner === "manager" ? manager.id : buddyId;
-      const reply = await emulator.bot.invokeCardAction(endpoint, {
-        user,
-        verb: "onboarding.completeTask",
-        data: { taskId: task.id },
-      });
-      t.is(reply.status, 200);
-      t.regex(JSON.stringify(reply.body), new RegExp(`${done + 1} of 10 tasks`));
-    }
+    const owners = { newHire: hire.id, manager: manager.id, buddy: buddyId, hr: hrOwner } as Record<string, string>;
+    const reply = await emulator.bot.invokeCardAction(endpoint, {
+      user: owners[task.owner]!,
+      verb: "onboarding.completeTask",
+      data: { taskId: task.id },
+    });
+    t.is(reply.status, 200);
+    t.regex(JSON.stringify(reply.body), new RegExp(`${done + 1} of 10 tasks`));
     done++;
     const progress = (await broker.call("onboarding.getJourney", { id: journey.id }, as(hire.id))) as any;
     t.is(progress.progress.done, done);
