@@ -236,6 +236,9 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
         // Someone who started more than a few days ago is existing staff (a first directory sync announces
         // everyone): no journey by itself, HR may still start one by hand.
         const programme = await this.programme(em);
+        // An HR owner named before the directory knew them (the demo seed) takes the HR steps waiting for one.
+        if (programme.hrOwnerIds.includes(p.objectId))
+          await reassignHrTasks(em, programme.hrOwnerIds, calendarOf(programme));
         const ageDays = (Date.parse(today()) - Date.parse(p.hireDate)) / DAY_MS;
         if (ageDays <= programme.autoStartWithinDays) {
           const journey = await startJourney(this, em, p.objectId, { ...programme, calendar: calendarOf(programme) });

@@ -1,5 +1,6 @@
-// Demo data for `npm start`: colleagues of the demo company who opted in as buddies. Their directory fields
-// arrive with the people service's employee.hired events; journeys start from those events by themselves.
+// Demo data for `npm start`: colleagues of the demo company who opted in as buddies, and hr@ as the owner of HR
+// steps. Their directory fields arrive with the people service's employee.hired events; journeys start from those
+// events by themselves.
 import { demoUserObjectId } from "@hearth/platform";
 import type { EntityManager } from "@mikro-orm/core";
 import { sql, T } from "./store.ts";
@@ -38,5 +39,11 @@ export async function seedDemoOnboarding(em: EntityManager, tenantId: string): P
     );
     created += rows.length;
   }
-  return created;
+  const settings = await sql(
+    em,
+    `insert into ${T("settings")} (tenant_id, config, updated_at) values (?, ?, now())
+     on conflict (tenant_id) do nothing returning tenant_id`,
+    [tenantId, JSON.stringify({ hrOwnerIds: [demoUserObjectId(`hr@${DOMAIN}`)] })],
+  );
+  return created + settings.length;
 }

@@ -40,4 +40,9 @@ test("npm start shows journeys in progress with buddies proposed", async (t) => 
   )) as any;
   t.is(mine.journey.progress.total, 10);
   t.is(mine.journey.buddyStatus, "proposed");
+  // hr@ owns the HR steps (their cards go to Teams), whichever of the directory events came first.
+  t.is(mine.journey.tasks.find((x: any) => x.owner === "hr")?.ownerId, oid("hr@contoso.example"));
+  // Colleagues who joined months ago are staff: no journey of their own.
+  const journeys = await sql(`select hire_date from onboarding.journeys`);
+  t.true(journeys.every((j) => j.hire_date >= new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10)));
 });

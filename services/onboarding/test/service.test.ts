@@ -608,3 +608,16 @@ test("employee.left ends the journey; a running journey keeps its template versi
     message: /not valid|ended/,
   });
 });
+
+test("an HR owner named before the directory knew them (the demo seed) takes the HR steps waiting for one", async (t) => {
+  const h = await start(t);
+  await h.sql(`insert into onboarding.settings (tenant_id, config, updated_at) values ($1, $2, now())`, [
+    h.tenantId,
+    JSON.stringify({ hrOwnerIds: [oid("hr@c.test")] }),
+  ]);
+  await h.hired("ada@c.test", { hireDate: dateIn(10) });
+  const owner = async () => (await h.sql(`select owner_id from onboarding.tasks where owner = 'hr'`))[0].owner_id;
+  t.is(await owner(), null);
+  await h.hired("hr@c.test");
+  t.is(await owner(), oid("hr@c.test"));
+});
