@@ -664,11 +664,13 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
             detail: `${o.title} (due ${o.due_date})`,
           });
         const journeys = await sql<JourneyRow>(em, `select * from ${T("journeys")} where status = 'active'`);
-        const meetings = new Set(
+        // A buddy meeting is logged by completing the journey's first-buddy-meeting step; a template without one
+        // has nothing to log, and is never flagged for it.
+        const meetingOpen = new Set(
           (
             await sql<{ journey_id: string }>(
               em,
-              `select journey_id from ${T("tasks")} where step_key = 'first-buddy-meeting' and status = 'done'`,
+              `select journey_id from ${T("tasks")} where step_key = 'first-buddy-meeting' and status = 'open'`,
             )
           ).map((r) => r.journey_id),
         );
@@ -694,7 +696,7 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
             j.buddy_id &&
             day >= attention.firstBuddyMeetingByDay &&
             daysSinceStarted >= attention.firstBuddyMeetingByDay &&
-            !meetings.has(j.id)
+            meetingOpen.has(j.id)
           )
             items.push({
               ...base,

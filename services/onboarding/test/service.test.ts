@@ -599,6 +599,15 @@ test("employee.left ends the journey; a running journey keeps its template versi
     { startMonth: "2030-03", department: "Engineering", journeys: 1, completed: 0, tasksDone: 0, tasksTotal: 10 },
     { startMonth: "2030-03", department: "Sales", journeys: 1, completed: 0, tasksDone: 1, tasksTotal: 2 },
   ]);
+  // Three weeks in with a buddy: ada's journey has a first-buddy-meeting step still open, bo's template has none.
+  await h.hired("jo@c.test");
+  for (const journeyId of [ada.journey.id, bo.journey.id])
+    await h.broker.call("onboarding.assignBuddy", { journeyId, buddyId: oid("jo@c.test") }, hr);
+  await h.sql(`update onboarding.journeys set hire_date = $1, started_at = now() - interval '21 days'`, [dateIn(-21)]);
+  const flagged = ((await h.broker.call("onboarding.needsAttention", {}, hr)) as any).items
+    .filter((i: any) => i.reason === "no-buddy-meeting")
+    .map((i: any) => i.newHireId);
+  t.deepEqual(flagged, [oid("ada@c.test")]);
   await h.deliver("employee.left", { objectId: oid("ada@c.test"), leaveDate: "2030-02-01", reason: "disabled" });
   const [ended] = await h.sql(`select status from onboarding.journeys where new_hire_id = $1`, [oid("ada@c.test")]);
   t.is(ended.status, "ended");
