@@ -36,6 +36,8 @@ export type EmulatorControl = {
   grant(permission: string, clientId?: string): void;
   revoke(permission: string, clientId?: string): void;
   setThrottling(options: ThrottlingOptions): void;
+  /** 429s answered so far per limit class (e.g. teamsBulkActivityNotification); setThrottling resets them. */
+  throttled(): Record<string, number>;
   /** The org catalog entry of the app registration's Teams app (Hearth's, by default). */
   teamsApp(clientId?: string): CatalogApp;
   /** Installs that Teams app for a user, as an admin setup policy would; false when it already was. */
@@ -121,6 +123,7 @@ export function createControl(tenant: Tenant, people: PersonFactory, throttler: 
       tenant.app(clientId).permissions.delete(permission);
     },
     setThrottling: (options) => throttler.configure(options),
+    throttled: () => Object.fromEntries(throttler.refused),
     teamsApp(clientId) {
       const app = tenant.app(clientId);
       return tenant.teamwork.catalogAppFor(app.clientId, app.displayName);

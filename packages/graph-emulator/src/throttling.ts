@@ -47,6 +47,8 @@ export class Throttler {
   limits: ThrottlingLimits;
   readonly timeScale: number;
   private readonly windows = new Map<string, Window>();
+  /** 429s answered per limit class since start (or the last configure), for tests and benchmarks. */
+  readonly refused = new Map<LimitClass | "global", number>();
 
   constructor(options: ThrottlingOptions | undefined, timeScale = 1) {
     this.timeScale = timeScale > 0 ? timeScale : 1;
@@ -58,6 +60,7 @@ export class Throttler {
     this.enabled = options !== false;
     if (typeof options === "object") this.limits = { ...this.limits, ...options };
     this.windows.clear();
+    this.refused.clear();
   }
 
   /**
@@ -80,8 +83,10 @@ export class Throttler {
     if (global.used + 1 > this.limits.global.limit) return this.refuse(global, this.limits.global, now, "global");
     if (window.used + cost > limit.limit) return this.refuse(window, limit, now, limitClass);
     const concurrent = "concurrent" in limit ? (limit as { concurrent: number }).concurrent : Infinity;
-    if (window.inFlight >= concurrent)
+    if (window.inFlight >= concurrent) {
+      this.count(limitClass);
       return { ok: false, retryAfterSeconds: 1 / this.timeScale, limitClass, concurrency: true };
+    }
     global.used += 1;
     window.used += cost;
     window.inFlight++;
@@ -115,7 +120,12 @@ export class Throttler {
     return window;
   }
 
+  private count(limitClass: LimitClass | "global") {
+    this.refused.set(limitClass, (this.refused.get(limitClass) ?? 0) + 1);
+  }
+
   private refuse(window: Window, limit: WindowLimit, now: number, limitClass: LimitClass | "global"): Admission {
+    this.count(limitClass);
     const waitMs = Math.max(1, window.start + this.windowMs(limit) - now);
     return { ok: false, retryAfterSeconds: Math.ceil(waitMs) / 1000, limitClass };
   }

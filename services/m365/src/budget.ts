@@ -52,6 +52,8 @@ export class BudgetStore {
   private rowsAtAnalyze = 0;
   /** Per bucket, the callers of this process queue here so that only the first one asks the database. */
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Pauses this process asked for (performance.now() when they end): a reservation made before one is given up. */
+  private readonly localPauses = new Map<string, number>();
 
   constructor(options: BudgetOptions) {
     this.execute = options.execute;
@@ -83,12 +85,22 @@ export class BudgetStore {
     this.known.add(key);
   }
 
-  /** One attempt: granted (with the database time of the grant) or how long to wait before the next. */
+  /**
+   * One attempt: granted (with the database time of the grant, which may lie up to one request's refill ahead: a
+   * reservation, see below) or how long to wait before asking again.
+   *
+   * A bucket that is not in debt grants at once, even when it holds less than `cost`: the tokens go negative and the
+   * grant's time is when a plain bucket would have had them (now + deficit / rate). The caller sleeps until then.
+   * Grants thus fall on the same instants as a plain bucket asked continuously, so the bucket's bound is unchanged,
+   * but the next asker's database round trip and timer lateness no longer delay the following grant (a plain bucket
+   * of capacity 1 lost every millisecond between "full" and the next ask). Only one reservation is open per bucket at
+   * a time (cluster-wide): the next asker is refused until the debt is repaid, i.e. until the previous grant's time.
+   */
   async tryTake(
     limitClass: LimitClass,
     cost: number,
     scope = "",
-  ): Promise<{ granted: true; atMs: number } | { granted: false; waitMs: number }> {
+  ): Promise<{ granted: true; atMs: number; waitMs: number } | { granted: false; waitMs: number }> {
     await this.ensure(limitClass, scope);
     // clock_timestamp(), not now(): now() is when the statement's transaction began, which after a wait on the
     // row lock can be earlier than the refilled_at another replica just wrote.
@@ -98,11 +110,15 @@ export class BudgetStore {
        set tokens = ${available} - ?, refilled_at = greatest(refilled_at, clock_timestamp())
        where tenant = ? and limit_class = ? and scope = ?
          and (paused_until is null or paused_until <= clock_timestamp())
-         and ${available} >= ?
-       returning (extract(epoch from refilled_at) * 1000)::float8 as at_ms`,
+         and ${available} >= 0 and capacity >= ?
+       returning (extract(epoch from refilled_at) * 1000)::float8 as at_ms,
+                 (greatest(0, -tokens) / refill_per_second * 1000)::float8 as wait_ms`,
       [cost, this.tenant, limitClass, scope, cost],
     );
-    if (rows.length > 0) return { granted: true, atMs: Number(rows[0].at_ms) };
+    if (rows.length > 0) {
+      const waitMs = Number(rows[0].wait_ms);
+      return { granted: true, atMs: Number(rows[0].at_ms) + waitMs, waitMs };
+    }
     const [state] = await this.execute(
       `select ${available}::float8 as available, refill_per_second::float8 as rate, capacity::float8 as capacity,
               coalesce(extract(epoch from paused_until - clock_timestamp()) * 1000, 0)::float8 as paused_ms
@@ -117,7 +133,8 @@ export class BudgetStore {
       throw new Error(`A cost of ${cost} can never fit the ${limitClass} budget (capacity ${state.capacity})`);
     }
     const pausedMs = Number(state.paused_ms);
-    const refillMs = ((cost - Number(state.available)) / Number(state.rate)) * 1000;
+    // In debt: the open reservation's time, when the bucket is back at zero.
+    const refillMs = (-Number(state.available) / Number(state.rate)) * 1000;
     return { granted: false, waitMs: Math.max(pausedMs, refillMs, 1) };
   }
 
@@ -145,9 +162,15 @@ export class BudgetStore {
     started: number,
     signal?: AbortSignal,
   ): Promise<Grant> {
+    const key = `${limitClass}\u0000${scope}`;
     for (;;) {
       const attempt = await this.tryTake(limitClass, cost, scope);
       if (attempt.granted) {
+        // A reservation: sleep until its time (no jitter: the time is the caller's own).
+        if (attempt.waitMs > 0) await sleep(attempt.waitMs, undefined, { signal });
+        // A 429 this process saw while the caller slept pauses the class: the reserved slot is given up.
+        const pausedUntil = this.localPauses.get(key) ?? 0;
+        if (pausedUntil > performance.now()) continue;
         const waitedMs = performance.now() - started;
         this.observer.granted?.(limitClass, cost, waitedMs);
         return { limitClass, scope, cost, waitedMs, grantedAtMs: attempt.atMs };
@@ -239,13 +262,19 @@ export class BudgetStore {
     this.createdSinceAnalyze = 0;
   }
 
-  /** Graph said 429 (or 503) with this Retry-After: nobody draws on the class until it has passed. */
+  /**
+   * Graph said 429 (or 503) with this Retry-After: nobody draws on the class until it has passed. A debt (an open
+   * reservation) is kept, so the first grant after the pause comes after it.
+   */
   async pause(limitClass: LimitClass, ms: number, scope = ""): Promise<void> {
     await this.ensure(limitClass, scope);
+    const key = `${limitClass}\u0000${scope}`;
+    this.localPauses.set(key, Math.max(this.localPauses.get(key) ?? 0, performance.now() + ms));
+    const available = `least(capacity, tokens + refill_per_second * greatest(0, extract(epoch from clock_timestamp() - refilled_at)))`;
     await this.execute(
       `update ${this.table}
        set paused_until = greatest(coalesce(paused_until, clock_timestamp()), clock_timestamp() + make_interval(secs => ?)),
-           tokens = 0,
+           tokens = least(${available}, 0),
            refilled_at = greatest(refilled_at, clock_timestamp() + make_interval(secs => ?))
        where tenant = ? and limit_class = ? and scope = ?`,
       [ms / 1000, ms / 1000, this.tenant, limitClass, scope],

@@ -232,13 +232,44 @@ test("requests are charged to the right limit class", (t) => {
   t.is(chargeFor("PATCH", `/v1.0/users/${ID}`)?.limitClass, "identityWrite");
 });
 
-test("every default bucket admits at most 90 % of the published limit over any period", (t) => {
+test("every default bucket stays inside the published limit in any window and at 90 % of its rate", (t) => {
   for (const limitClass of LIMIT_CLASSES) {
     const published = PUBLISHED_LIMITS[limitClass];
     const shape = bucketShape(published);
-    const admitted = Math.floor(shape.capacity + shape.refillPerSecond * published.periodSeconds + 1e-9);
+    const P = published.periodSeconds;
     t.true(shape.capacity >= 1, limitClass);
-    t.true(admitted <= Math.max(published.limit * 0.9, Math.floor(published.limit)), `${limitClass}: ${admitted}`);
     t.true(shape.refillPerSecond > 0, limitClass);
+    // Over a stretch much longer than the burst, the rate is at most the share.
+    t.true(shape.refillPerSecond * P <= published.limit * 0.9 + 1e-9, `${limitClass}: rate`);
+    // A half-open window [s, s + P) holds fewer than capacity + rate·P grants (the last refill would land at s + P).
+    const inWindow = Math.ceil(shape.capacity + shape.refillPerSecond * P - 1e-9) - 1;
+    t.true(inWindow <= published.limit, `${limitClass}: ${inWindow} in one period`);
   }
+  // The bulk feed (2 per second): one request of burst, then 1.8 per second.
+  t.deepEqual(bucketShape(PUBLISHED_LIMITS.teamsBulkActivity), { capacity: 1, refillPerSecond: 1.8 });
+  t.deepEqual(bucketShape(PUBLISHED_LIMITS.teamsBulkActivity, 1), { capacity: 1, refillPerSecond: 2 });
+});
+
+test("a capacity-1 bucket at the bucket shape's rate never puts more than the limit in a half-open window", (t) => {
+  t.notThrows(() =>
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 9 }),
+        fc.double({ min: 0.5, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (limit, share, offset) => {
+          const shape = bucketShape({ limit, periodSeconds: 1, per: "app" }, share);
+          if (shape.capacity !== 1) return true;
+          // A caller that always asks: grants 1/rate apart; count them in [offset, offset + 1).
+          const spacing = 1 / shape.refillPerSecond;
+          let n = 0;
+          for (let k = 0; k * spacing < offset + 1 + spacing; k++) {
+            const at = k * spacing;
+            if (at >= offset && at < offset + 1) n++;
+          }
+          return n <= limit;
+        },
+      ),
+    ),
+  );
 });
