@@ -76,6 +76,7 @@ import {
   rescheduleOpenTasks,
   rescheduleRows,
   setBuddyOnTasks,
+  setOwnerOnTasks,
   sql,
   startJourney,
   T,
@@ -264,11 +265,28 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
             objectId,
           ]);
         }
-        if ("managerId" in changes)
+        if ("managerId" in changes) {
           await sql(em, `update ${T("buddy_profiles")} set manager_chain = ? where employee_id = ?`, [
             JSON.stringify(changes.managerId ? [changes.managerId] : []),
             objectId,
           ]);
+          // A new hire with a new manager: the manager's open steps (and escalations) go to the new one.
+          const [journey] = await sql<JourneyRow>(
+            em,
+            `select * from ${T("journeys")} where new_hire_id = ? and status = 'active'`,
+            [objectId],
+          );
+          if (journey) {
+            const chain = managerChain(await loadDirectoryChains(em), objectId);
+            await sql(em, `update ${T("journeys")} set manager_id = ?, manager_chain = ? where id = ?`, [
+              chain[0] ?? null,
+              JSON.stringify(chain),
+              journey.id,
+            ]);
+            const calendar = calendarOf(await this.programme(em));
+            await setOwnerOnTasks(em, journey, "manager", chain[0] ?? null, calendar);
+          }
+        }
         const newHireDate = changes.hireDate;
         if (typeof newHireDate === "string") {
           const [journey] = await sql<JourneyRow>(

@@ -450,33 +450,45 @@ export async function loadDirectoryChains(em: EntityManager): Promise<Map<string
   return new Map(rows.map((r) => [r.employee_id, r]));
 }
 
-/** Re-renders and re-owns the buddy's tasks once a buddy is known (or cleared). */
+/** Re-owns the buddy's open tasks once a buddy is known (or cleared), due in their zone. */
 export async function setBuddyOnTasks(
   em: EntityManager,
   journey: JourneyRow,
   buddyId: string | null,
   calendar: CalendarConfig,
 ) {
-  const people = await loadPeople(em, [journey.new_hire_id, ...(buddyId ? [buddyId] : [])]);
+  await setOwnerOnTasks(em, journey, "buddy", buddyId, calendar);
+}
+
+/** Hands a role's open tasks of a journey to another person (or none), due in their zone, nudged afresh. */
+export async function setOwnerOnTasks(
+  em: EntityManager,
+  journey: JourneyRow,
+  role: "buddy" | "manager",
+  personId: string | null,
+  calendar: CalendarConfig,
+) {
+  const people = await loadPeople(em, [journey.new_hire_id, ...(personId ? [personId] : [])]);
   const hire = people.get(journey.new_hire_id);
-  const buddy = buddyId ? people.get(buddyId) : undefined;
+  const person = personId ? people.get(personId) : undefined;
   const open = await sql<TaskRow>(
     em,
-    `select * from ${T("tasks")} where journey_id = ? and owner = 'buddy' and status = 'open'`,
-    [journey.id],
+    `select * from ${T("tasks")} where journey_id = ? and owner = ? and status = 'open'`,
+    [journey.id, role],
   );
   for (const t of open) {
-    const timeZone = buddy?.time_zone ?? hire?.time_zone ?? null;
-    const country = buddy?.country ?? hire?.country ?? null;
+    const timeZone = person?.time_zone ?? hire?.time_zone ?? null;
+    const country = person?.country ?? hire?.country ?? null;
     const due = dueFor(
       { hireDate: journey.hire_date, offsetDays: t.offset_days, unit: t.unit, timeZone, country },
       calendar,
     );
     await sql(
       em,
-      `update ${T("tasks")} set owner_id = ?, owner_time_zone = ?, owner_country = ?, due_date = ?, due_at = ?
+      `update ${T("tasks")} set owner_id = ?, owner_time_zone = ?, owner_country = ?, due_date = ?, due_at = ?,
+         nudges = case when owner_id is distinct from ? then '[]'::jsonb else nudges end
        where id = ?`,
-      [buddyId, timeZone, country, due.dueDate, due.dueAt, t.id],
+      [personId, timeZone, country, due.dueDate, due.dueAt, personId, t.id],
     );
   }
 }

@@ -630,3 +630,32 @@ test("an HR owner named before the directory knew them (the demo seed) takes the
   await h.hired("hr@c.test");
   t.is(await owner(), oid("hr@c.test"));
 });
+
+test("a new hire's new manager takes over the manager's open steps and the escalations", async (t) => {
+  const h = await start(t);
+  await h.hired("boss@c.test");
+  await h.hired("boss2@c.test", { timeZone: "America/New_York", country: "US" });
+  await h.hired("ada@c.test", { managerId: oid("boss@c.test"), hireDate: "2030-03-04" });
+  const [done] = await h.sql(`select id from onboarding.tasks where step_key = 'prepare-equipment'`);
+  await h.broker.call("onboarding.completeTask", { id: done.id }, h.as("boss@c.test"));
+  await h.deliver("employee.updated", {
+    objectId: oid("ada@c.test"),
+    fields: ["managerId"],
+    changes: { managerId: oid("boss2@c.test") },
+  });
+  const tasks = await h.sql(
+    `select step_key, owner_id, owner_time_zone, status from onboarding.tasks where owner = 'manager'`,
+  );
+  const byKey = Object.fromEntries(tasks.map((x) => [x.step_key, x]));
+  t.like(byKey["prepare-equipment"], { owner_id: oid("boss@c.test"), status: "done" }, "done work keeps its author");
+  t.like(byKey["meet-the-team"], { owner_id: oid("boss2@c.test"), owner_time_zone: "America/New_York" });
+  const [journey] = await h.sql(`select manager_id from onboarding.journeys`);
+  t.is(journey.manager_id, oid("boss2@c.test"));
+  const theirs = (await h.broker.call("onboarding.listMyTasks", { status: "open" }, h.as("boss2@c.test"))) as any;
+  t.deepEqual(
+    theirs.items.map((x: any) => x.stepKey),
+    ["meet-the-team", "check-in-30", "check-in-60"],
+  );
+  const before = (await h.broker.call("onboarding.listMyTasks", { status: "open" }, h.as("boss@c.test"))) as any;
+  t.is(before.items.length, 0);
+});
