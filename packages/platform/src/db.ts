@@ -1,9 +1,10 @@
 import fs from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
-import type { EntitySchema } from "@mikro-orm/core";
+import type { EntityManager, EntitySchema } from "@mikro-orm/core";
 import { Migrator } from "@mikro-orm/migrations";
 import { defineConfig as definePgliteConfig, MikroORM as PgliteORM } from "@mikro-orm/pglite";
 import { defineConfig as definePostgresConfig, MikroORM as PostgresORM } from "@mikro-orm/postgresql";
+import { CompiledQuery, type Kysely } from "kysely";
 import pg from "pg";
 import postgresArray from "postgres-array";
 import type { HearthConfig } from "./config.ts";
@@ -118,4 +119,21 @@ export async function migrate(orm: HearthOrm, schema: string, databaseUrl?: stri
 
 export async function pendingMigrations(orm: HearthOrm): Promise<string[]> {
   return (await orm.migrator.getPending()).map((m) => m.name);
+}
+
+/**
+ * Runs SQL with real bind parameters ($1, $2, …) in the EntityManager's transaction (or on its connection).
+ * MikroORM's execute() formats parameters into the SQL text: fine for small ones, but a megabyte of JSON (a
+ * directory page) then costs more to escape, send and parse as a literal than the statement costs to run.
+ */
+export async function executeBound<R = Record<string, unknown>>(
+  em: EntityManager,
+  sql: string,
+  params: readonly unknown[],
+): Promise<R[]> {
+  const ctx =
+    (em.getTransactionContext() as Kysely<unknown> | undefined) ??
+    (em.getConnection() as unknown as { getClient(): Kysely<unknown> }).getClient();
+  const result = await ctx.executeQuery<R>(CompiledQuery.raw(sql, [...params]));
+  return result.rows;
 }

@@ -15,7 +15,7 @@ import {
 import type { z } from "zod";
 import type { HearthConfig } from "./config.ts";
 import type { DatabaseThis } from "./database.mixin.ts";
-import type { HearthOrm } from "./db.ts";
+import { executeBound, type HearthOrm } from "./db.ts";
 import { failpoint } from "./failpoints.ts";
 import { configOf } from "./runtime.ts";
 
@@ -93,10 +93,11 @@ export async function recordEvents(
     n,
   }));
   // created_at orders the relay: one microsecond apart keeps these in the order given.
-  await (em as unknown as { execute(q: string, p: unknown[]): Promise<unknown> }).execute(
+  await executeBound(
+    em,
     `insert into "${service.database.schema}".outbox (id, event, payload, created_at, attempts)
-     select r.id, r.event, r.payload, ?::timestamptz + (r.n * interval '1 microsecond'), 0
-     from jsonb_to_recordset(?::jsonb) as r(id uuid, event text, payload jsonb, n int)`,
+     select r.id, r.event, r.payload, $1::timestamptz + (r.n * interval '1 microsecond'), 0
+     from jsonb_to_recordset($2::jsonb) as r(id uuid, event text, payload jsonb, n int)`,
     [new Date().toISOString(), JSON.stringify(rows)],
   );
   return rows.map((r) => r.id);
