@@ -33,8 +33,17 @@ test("hearth sync: progress lines, a summary, then only changes; --full reads ev
   // Not a terminal: plain progress lines, then the summary.
   t.regex(first, /full sync: \d+ people read · pages \d+/);
   t.regex(first, /full sync completed in [\d.]+ s: 180 people read, 180 created, 0 updated, 0 left \(9 pages\)/);
-  const [{ n }] = await query(env.database!.url, "select count(*)::int as n from people.employees");
+  // Then the second stage: everyone's mailbox settings, and the sync waits for them.
+  t.regex(first, /mailbox settings: \d+ people still to read/);
+  t.regex(first, /mailbox settings of new and changed people read [\d.]+ s after the pages/);
+  const [{ n, due, tz }] = await query(
+    env.database!.url,
+    `select count(*)::int as n, count(*) filter (where mailbox_due)::int as due,
+       count(time_zone)::int as tz from people.employees`,
+  );
   t.is(n, 180);
+  t.is(due, 0);
+  t.true(tz > 0, "time zones were read");
 
   // A leaver nobody reports to, so that no one else changes with them.
   const records = emulator.control.tenant.records;

@@ -8,7 +8,11 @@ import cliProgress from "cli-progress";
 import moleculer from "moleculer";
 import { serviceModules } from "./service-databases.ts";
 
-type SyncStatus = { current: TSyncRun | null; last: TSyncRun | null };
+type SyncStatus = {
+  current: TSyncRun | null;
+  last: TSyncRun | null;
+  mailboxSettings: { due: number; error: string | null };
+};
 
 /** Shows a run's progress: a bar when the size of the read is known (a full read of a directory synced before). */
 export function createProgressView(options: { tty: boolean; expectedPeople?: number; write?: (s: string) => void }) {
@@ -61,6 +65,8 @@ export async function syncCommand(args: string[]): Promise<number> {
     logger: { type: "Console", options: { level: "warn", formatter: "short" } },
   });
   if (!config.nats) {
+    // This process runs the sync itself: the people service started here must not schedule one of its own.
+    process.env.PEOPLE_SYNC_SCHEDULE = "off";
     for (const { schema } of await serviceModules({ only: "people" })) broker.createService(schema);
     for (const { schema } of await serviceModules({ only: "m365" })) broker.createService(schema);
   }
@@ -104,8 +110,61 @@ export async function syncCommand(args: string[]): Promise<number> {
       `${process.stdout.isTTY ? "\n" : ""}${run.kind} sync ${run.status} in ${seconds.toFixed(1)} s: ${run.seen} people read, ${run.created} created, ` +
         `${run.updated} updated, ${run.left} left (${run.pages} pages)`,
     );
-    return run.status === "completed" ? 0 : 1;
+    if (run.status !== "completed") return 1;
+    return await waitForMailboxSettings(broker);
   } finally {
     await broker.stop();
   }
+}
+
+/**
+ * The second stage: the time zones and locales of new and changed people, read per person after the pages (their
+ * events go out as they are read). Shown until none is due; a read that fails says why and exits 1.
+ */
+async function waitForMailboxSettings(broker: moleculer.ServiceBroker): Promise<number> {
+  const tty = Boolean(process.stdout.isTTY);
+  const started = Date.now();
+  let status = (await broker.call("people.getDirectorySync", {})) as SyncStatus;
+  const total = status.mailboxSettings.due;
+  if (total === 0) return 0;
+  const bar = tty
+    ? new cliProgress.SingleBar(
+        {
+          format: "{bar} {percentage}% | mailbox settings {value}/{total} people",
+          hideCursor: true,
+          stream: process.stdout,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  bar?.start(total, 0);
+  let lastLine = "";
+  try {
+    for (;;) {
+      const done = Math.max(0, total - status.mailboxSettings.due);
+      if (bar) bar.update(done);
+      else {
+        const line = `mailbox settings: ${status.mailboxSettings.due} people still to read`;
+        if (line !== lastLine) console.log(line);
+        lastLine = line;
+      }
+      if (status.mailboxSettings.due === 0) break;
+      if (status.mailboxSettings.error) {
+        bar?.stop();
+        console.error(
+          `\nMailbox settings (time zone, locale) could not be read: ${status.mailboxSettings.error}\n` +
+            `${status.mailboxSettings.due} people wait for them (their events too); the people service keeps trying.`,
+        );
+        return 1;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      status = (await broker.call("people.getDirectorySync", {})) as SyncStatus;
+    }
+  } finally {
+    bar?.stop();
+  }
+  console.log(
+    `mailbox settings of new and changed people read ${((Date.now() - started) / 1000).toFixed(1)} s after the pages`,
+  );
+  return 0;
 }

@@ -134,6 +134,12 @@ const ZSyncStatus = z.object({
   last: ZSyncRun.nullable(),
   nextSyncAt: z.iso.datetime().nullable(),
   hasDeltaLink: z.boolean(),
+  mailboxSettings: z
+    .object({
+      due: z.number().int().describe("new or changed people whose time zone and locale are still to be read"),
+      error: z.string().nullable().describe("why the last read failed (they stay due and are read again)"),
+    })
+    .describe("read after the directory pages, per person; their events go out once read"),
 });
 
 export const startDirectorySync = defineAction({

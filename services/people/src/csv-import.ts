@@ -1,10 +1,11 @@
 // HRIS CSV import: rows read and validated by the domain, each good row applied in a transaction of its own.
 import type { TImportReport } from "@hearth/contracts";
 import type { DatabaseThis } from "@hearth/platform";
-import { recordAll, today } from "./directory-sync.ts";
+import { today } from "./directory-sync.ts";
 import { applyProfile } from "./domain/employee.ts";
 import { generatedObjectId, type Rejection, readHrisCsv } from "./domain/hris-csv.ts";
 import { loadEmployees, saveEmployee, sql, T } from "./employee-store.ts";
+import { recordOrHold } from "./mailbox-settings.ts";
 
 export async function importCsv(
   service: DatabaseThis,
@@ -74,7 +75,7 @@ export async function importCsv(
         const current = (await loadEmployees(em, tenantId, [objectId], true)).get(objectId);
         const outcome = applyProfile(current, objectId, patch, { tenantId, today: today(), source: "csv" });
         if (outcome.next && outcome.kind !== "unchanged") await saveEmployee(em, outcome.next);
-        recordAll(service, em, outcome.events);
+        await recordOrHold(service, em, tenantId, outcome.events);
         return outcome.kind;
       });
       report.imported++;

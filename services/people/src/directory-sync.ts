@@ -1,6 +1,6 @@
 // Directory sync from Microsoft 365 as a durable job: claimed with a lease (several replicas, one runner), every
 // page committed with its progress and resume point, so a crash resumes from the last committed page.
-import { employeeHired, employeeLeft, employeeUpdated, type TDirectoryChange, type TSyncRun } from "@hearth/contracts";
+import type { TDirectoryChange, TSyncRun } from "@hearth/contracts";
 import type { DatabaseThis } from "@hearth/platform";
 import type { EntityManager } from "@mikro-orm/core";
 import {
@@ -9,8 +9,7 @@ import {
   applyToday,
   type EmployeeEvent,
   type EmployeeState,
-  isNewOrChanged,
-  type MailboxSettings,
+  needsMailboxSettings,
   removeEmployee,
 } from "./domain/employee.ts";
 import {
@@ -23,9 +22,14 @@ import {
   sql,
   T,
 } from "./employee-store.ts";
+import { type MailboxReader, mailboxSettingsDue, recordNow, recordOrHold } from "./mailbox-settings.ts";
 
 export type PeopleThis = DatabaseThis & {
   settings: { tenantId: string; syncIntervalMinutes: number; syncLeaseMs: number; syncPageSize: number };
+  /** Reads the mailbox settings of new and changed people after their pages are stored (absent in some tools). */
+  mailboxReader?: MailboxReader;
+  /** Pages are being stored by this replica: its mailbox reader waits (both want the same CPU and rows). */
+  storingPages?: boolean;
 };
 
 type RunRow = {
@@ -69,15 +73,6 @@ export function runView(r: RunRow): TSyncRun {
   };
 }
 
-/** Records the domain's events in this transaction's outbox. */
-export function recordAll(service: DatabaseThis, em: EntityManager, events: EmployeeEvent[]) {
-  for (const e of events) {
-    if (e.name === "employee.hired") service.recordEvent(em, employeeHired, e.payload);
-    else if (e.name === "employee.updated") service.recordEvent(em, employeeUpdated, e.payload as never);
-    else service.recordEvent(em, employeeLeft, e.payload);
-  }
-}
-
 export async function ensureSyncState(service: PeopleThis) {
   await sql(
     service.em(),
@@ -108,6 +103,7 @@ export async function syncStatus(service: PeopleThis) {
     last: last ? runView(last) : null,
     nextSyncAt: state ? iso(state.next_sync_at) : null,
     hasDeltaLink: !!state?.delta_link,
+    mailboxSettings: { due: await mailboxSettingsDue(service), error: state?.mailbox_error ?? null },
   };
 }
 
@@ -201,12 +197,9 @@ export async function runClaimedSync(service: PeopleThis, owner: string, run: Ru
 }
 
 type DirectoryPage = { changes: TDirectoryChange[]; nextLink?: string; deltaLink?: string; resyncRequired: boolean };
-type PreparedPage = {
-  result: DirectoryPage;
-  ctx: ApplyContext;
-  ids: string[];
-  mailboxes: Map<string, MailboxSettings>;
-};
+
+/** Pages read ahead of the one being stored: reading is sequential (each page names the next), storing is not. */
+const READ_AHEAD = 3;
 
 async function syncPages(service: PeopleThis, owner: string, run: RunRow): Promise<TSyncRun> {
   const tenantId = service.settings.tenantId;
@@ -214,127 +207,145 @@ async function syncPages(service: PeopleThis, owner: string, run: RunRow): Promi
   let kind = run.kind;
   let link: string | undefined =
     run.next_link ?? (kind === "incremental" ? (state?.delta_link ?? undefined) : undefined);
-  // A page is prepared (read, then the mailbox settings it needs fetched) while the one before it is stored. The
-  // resume point stays the last committed page: a page prepared and never stored is read again after a crash.
-  const prepare = async (from: string | undefined, pending: ReadonlySet<string>): Promise<PreparedPage> => {
-    const result = (await service.broker.call("m365.readDirectoryChanges", {
+  // Pages are read ahead while earlier ones are stored. The resume point stays the last committed page: pages read
+  // and never stored are read again after a crash.
+  const ahead: Array<Promise<DirectoryPage>> = [];
+  let toRead: { link: string | undefined } | null = { link };
+  let reading = false;
+  let stopped = false;
+  const pump = () => {
+    if (reading || stopped || !toRead || ahead.length >= READ_AHEAD) return;
+    const from = toRead.link;
+    toRead = null;
+    reading = true;
+    const page = service.broker.call("m365.readDirectoryChanges", {
       ...(from ? { link: from } : {}),
       pageSize: service.settings.syncPageSize,
-    })) as DirectoryPage;
-    const ctx: ApplyContext = { tenantId, today: today(), source: "graph" };
-    const ids = [...new Set(result.changes.map((c) => (c.kind === "upsert" ? c.user.id : c.id)))];
-    const mailboxes = new Map<string, MailboxSettings>();
-    if (result.resyncRequired) return { result, ctx, ids, mailboxes };
-    // Mailbox settings only for people who are new or changed, fetched before the transaction (no remote call in
-    // it). People on the page still being stored are compared with a state about to change: fetched regardless.
-    const before = await loadEmployees(service.em(), tenantId, ids);
-    const needMailbox = [
-      ...new Set(
-        result.changes
-          .filter((c) => {
-            const id = c.kind === "upsert" ? c.user.id : c.id;
-            return c.kind === "upsert" && (pending.has(id) || isNewOrChanged(before.get(id), c, ctx));
-          })
-          .map((c) => (c as Extract<TDirectoryChange, { kind: "upsert" }>).user.id),
-      ),
-    ];
-    // All of a page's calls at once: m365 sends their $batches in parallel within its budgets.
-    const answers = await Promise.all(
-      Array.from({ length: Math.ceil(needMailbox.length / 100) }, (_, i) =>
-        service.broker.call("m365.readMailboxSettings", { userIds: needMailbox.slice(i * 100, i * 100 + 100) }),
-      ),
+    }) as Promise<DirectoryPage>;
+    ahead.push(page);
+    page.then(
+      (p) => {
+        reading = false;
+        if (p.nextLink && !p.resyncRequired) toRead = { link: p.nextLink };
+        pump();
+      },
+      // Awaited in turn by the store loop, which fails the run.
+      () => {
+        reading = false;
+      },
     );
-    for (const answer of answers) {
-      const { settings } = answer as {
-        settings: Array<{ userId: string; timeZone: string | null; locale: string | null; error?: string }>;
-      };
-      for (const s of settings) if (!s.error) mailboxes.set(s.userId, { timeZone: s.timeZone, locale: s.locale });
-    }
-    return { result, ctx, ids, mailboxes };
   };
-  let ahead: Promise<PreparedPage> | undefined;
-  for (;;) {
-    const { result, ctx, ids, mailboxes } = await (ahead ?? prepare(link, new Set()));
-    ahead = undefined;
-    if (result.nextLink && !result.resyncRequired) {
-      ahead = prepare(result.nextLink, new Set(ids));
-      // Awaited on the next turn; a failure there (or none, when this page's commit fails first) is not unhandled.
-      ahead.catch(() => undefined);
-    }
-    if (result.resyncRequired) {
-      if (!link) throw new Error("m365 asked for a resync of a read that started without a link");
-      // The delta token expired (410): read everything again; whoever is not seen has left.
-      await service.transaction(async (em) => {
-        await fence(service, em, owner);
-        await sql(em, `update "people".sync_run set kind = 'full', next_link = null where id = ?`, [run.id]);
-        await sql(em, `update "people".sync_state set delta_link = null where tenant_id = ?`, [tenantId]);
-      });
-      kind = "full";
-      link = undefined;
-      continue;
-    }
-    const done = await service.transaction(async (em) => {
-      await fence(service, em, owner);
-      const current = await loadEmployees(em, tenantId, ids, true);
-      const counts = { created: 0, updated: 0, left: 0, seen: 0 };
-      const upserted = new Set<string>();
-      // The last state of each person changed on this page, written in one statement after the loop.
-      const toSave = new Map<string, EmployeeState>();
-      for (const change of result.changes) {
-        const id = change.kind === "upsert" ? change.user.id : change.id;
-        const outcome = applyDirectoryChange(current.get(id), change, ctx, mailboxes.get(id));
-        if (change.kind === "upsert") upserted.add(id);
-        if (outcome.kind === "ignored" || !outcome.next) continue;
-        current.set(id, outcome.next);
-        if (outcome.kind === "created") counts.created++;
-        if (outcome.kind === "updated" && outcome.events.some((e) => e.name === "employee.updated")) counts.updated++;
-        if (outcome.events.some((e) => e.name === "employee.left")) counts.left++;
-        if (outcome.kind !== "unchanged") toSave.set(id, outcome.next);
-        recordAll(service, em, outcome.events);
+  service.storingPages = true;
+  try {
+    for (;;) {
+      pump();
+      const next = ahead.shift();
+      if (!next) throw new Error("the directory read stopped without an answer");
+      const result = await next;
+      pump();
+      if (result.resyncRequired) {
+        if (!link) throw new Error("m365 asked for a resync of a read that started without a link");
+        // The delta token expired (410): read everything again; whoever is not seen has left.
+        await service.transaction(async (em) => {
+          await fence(service, em, owner);
+          await sql(em, `update "people".sync_run set kind = 'full', next_link = null where id = ?`, [run.id]);
+          await sql(em, `update "people".sync_state set delta_link = null where tenant_id = ?`, [tenantId]);
+        });
+        kind = "full";
+        link = undefined;
+        toRead = { link: undefined };
+        continue;
       }
-      await saveEmployees(em, [...toSave.values()], run.id);
-      counts.seen = upserted.size;
-      // Those just saved carry the run already; the rest were re-sent unchanged.
-      await markSeen(
-        em,
-        tenantId,
-        [...upserted].filter((id) => !toSave.has(id)),
-        run.id,
-      );
-      let finishedRun: RunRow | undefined;
-      if (result.deltaLink) {
-        if (kind === "full") counts.left += await markUnseenAsLeft(service, em, run.id, ctx);
-        counts.left += await applyLeaveDates(service, em, ctx);
-        await sql(
-          em,
-          `update "people".sync_state set delta_link = ?, next_sync_at = now() + ? * interval '1 minute'
-           where tenant_id = ?`,
-          [result.deltaLink, service.settings.syncIntervalMinutes, tenantId],
-        );
-      }
-      const [updatedRun] = await sql<RunRow>(
-        em,
-        `update "people".sync_run set pages = pages + 1, seen = seen + ?, created = created + ?, updated = updated + ?,
-           "left" = "left" + ?, next_link = ?, status = ?, finished_at = ${result.deltaLink ? "now()" : "null"}
-         where id = ? returning *`,
-        [
-          counts.seen,
-          counts.created,
-          counts.updated,
-          counts.left,
-          result.nextLink ?? null,
-          result.deltaLink ? "completed" : "running",
-          run.id,
-        ],
-      );
-      if (result.deltaLink) finishedRun = updatedRun;
-      return finishedRun;
-    });
-    if (done) return runView(done);
-    await refreshStatisticsWhenGrown(service, result.changes.length);
-    if (!result.nextLink) throw new Error("m365 returned a delta page with neither nextLink nor deltaLink");
-    link = result.nextLink;
+      const done = await storePage(service, owner, run, kind, result);
+      if (done) return runView(done);
+      await refreshStatisticsWhenGrown(service, result.changes.length);
+      if (!result.nextLink) throw new Error("m365 returned a delta page with neither nextLink nor deltaLink");
+      link = result.nextLink;
+    }
+  } finally {
+    stopped = true;
+    service.storingPages = false;
+    service.mailboxReader?.wake();
   }
+}
+
+/** One page in one transaction with the run's progress; the run row when this page completed it. */
+async function storePage(
+  service: PeopleThis,
+  owner: string,
+  run: RunRow,
+  kind: RunRow["kind"],
+  result: DirectoryPage,
+): Promise<RunRow | undefined> {
+  const tenantId = service.settings.tenantId;
+  const ctx: ApplyContext = { tenantId, today: today(), source: "graph" };
+  const ids = [...new Set(result.changes.map((c) => (c.kind === "upsert" ? c.user.id : c.id)))];
+  return service.transaction(async (em) => {
+    // No wait for the WAL flush: a commit lost to a database crash loses its resume point with it, and the
+    // pages are read again from the one before.
+    await sql(em, "set local synchronous_commit = off");
+    await fence(service, em, owner);
+    const alreadyDue = new Set<string>();
+    const current = await loadEmployees(em, tenantId, ids, true, alreadyDue);
+    const counts = { created: 0, updated: 0, left: 0, seen: 0 };
+    const upserted = new Set<string>();
+    // The last state of each person changed on this page, written in one statement after the loop.
+    const toSave = new Map<string, EmployeeState>();
+    // New and changed people have their mailbox settings read next; their events wait for them on their row.
+    const due = new Set<string>();
+    const held = new Map<string, EmployeeEvent[]>();
+    const now: EmployeeEvent[] = [];
+    for (const change of result.changes) {
+      const id = change.kind === "upsert" ? change.user.id : change.id;
+      const outcome = applyDirectoryChange(current.get(id), change, ctx);
+      if (change.kind === "upsert") upserted.add(id);
+      if (outcome.kind === "ignored" || !outcome.next) continue;
+      current.set(id, outcome.next);
+      if (outcome.kind === "created") counts.created++;
+      if (outcome.kind === "updated" && outcome.events.some((e) => e.name === "employee.updated")) counts.updated++;
+      if (outcome.events.some((e) => e.name === "employee.left")) counts.left++;
+      if (outcome.kind !== "unchanged") toSave.set(id, outcome.next);
+      if (needsMailboxSettings(change, outcome)) due.add(id);
+      if (due.has(id) || alreadyDue.has(id)) held.set(id, [...(held.get(id) ?? []), ...outcome.events]);
+      else now.push(...outcome.events);
+    }
+    await saveEmployees(em, [...toSave.values()], run.id, { due, held });
+    await recordNow(service, em, now);
+    counts.seen = upserted.size;
+    // Those just saved carry the run already; the rest were re-sent unchanged.
+    await markSeen(
+      em,
+      tenantId,
+      [...upserted].filter((id) => !toSave.has(id)),
+      run.id,
+    );
+    if (result.deltaLink) {
+      if (kind === "full") counts.left += await markUnseenAsLeft(service, em, run.id, ctx);
+      counts.left += await applyLeaveDates(service, em, ctx);
+      await sql(
+        em,
+        `update "people".sync_state set delta_link = ?, next_sync_at = now() + ? * interval '1 minute'
+         where tenant_id = ?`,
+        [result.deltaLink, service.settings.syncIntervalMinutes, tenantId],
+      );
+    }
+    const [updatedRun] = await sql<RunRow>(
+      em,
+      `update "people".sync_run set pages = pages + 1, seen = seen + ?, created = created + ?, updated = updated + ?,
+         "left" = "left" + ?, next_link = ?, status = ?, finished_at = ${result.deltaLink ? "now()" : "null"}
+       where id = ? returning *`,
+      [
+        counts.seen,
+        counts.created,
+        counts.updated,
+        counts.left,
+        result.nextLink ?? null,
+        result.deltaLink ? "completed" : "running",
+        run.id,
+      ],
+    );
+    return result.deltaLink ? updatedRun : undefined;
+  });
 }
 
 // A first sync grows the directory faster than autovacuum re-analyzes it; with statistics that still say "a few
@@ -361,7 +372,7 @@ async function markUnseenAsLeft(service: PeopleThis, em: EntityManager, runId: s
   for (const row of rows) {
     const outcome = removeEmployee(rowToState(row), ctx);
     if (outcome.next) await saveEmployee(em, outcome.next);
-    recordAll(service, em, outcome.events);
+    await recordOrHold(service, em, ctx.tenantId, outcome.events);
     if (outcome.events.some((e) => e.name === "employee.left")) left++;
   }
   return left;
@@ -378,7 +389,7 @@ export async function applyLeaveDates(service: DatabaseThis, em: EntityManager, 
   for (const row of rows) {
     const outcome = applyToday(rowToState(row), ctx);
     if (outcome.next) await saveEmployee(em, outcome.next);
-    recordAll(service, em, outcome.events);
+    await recordOrHold(service, em, ctx.tenantId, outcome.events);
     if (outcome.events.some((e) => e.name === "employee.left")) left++;
   }
   return left;

@@ -1,6 +1,7 @@
 // The SQL behind the directory: employees in and out, kept apart from the service so the rules stay readable.
+import { executeBound } from "@hearth/platform";
 import type { EntityManager } from "@mikro-orm/core";
-import type { EmployeeState } from "./domain/employee.ts";
+import type { EmployeeEvent, EmployeeState } from "./domain/employee.ts";
 
 export type EmployeeRow = {
   id: string;
@@ -25,6 +26,12 @@ export type EmployeeRow = {
   source: "graph" | "csv";
   hired_announced: boolean;
   last_seen_run: string | null;
+  language_from_mailbox: boolean;
+  mailbox_due: boolean;
+  mailbox_first: boolean;
+  mailbox_version: number;
+  held_events: EmployeeEvent[] | null;
+  updated_at: string | Date;
 };
 
 export const T = `"people".employees`;
@@ -59,34 +66,44 @@ export function rowToState(row: EmployeeRow): EmployeeState {
     status: row.status,
     source: row.source,
     hiredAnnounced: row.hired_announced,
+    languageFromMailbox: row.language_from_mailbox,
   };
 }
 
-/** Current records of these people, locked for the caller's transaction when `lock` is set. */
+/**
+ * Current records of these people, locked for the caller's transaction when `lock` is set; `mailboxDue`, when
+ * given, receives those whose mailbox settings are still due (their events are being held).
+ */
 export async function loadEmployees(
   em: EntityManager,
   tenantId: string,
   objectIds: readonly string[],
   lock = false,
+  mailboxDue?: Set<string>,
 ): Promise<Map<string, EmployeeState>> {
   const found = new Map<string, EmployeeState>();
   if (objectIds.length === 0) return found;
+  // Bound arrays, not a placeholder per person: a page of 999 is one parameter each, not 999 formatted values.
+  const ids = [...new Set(objectIds)];
   if (lock) {
     // Row locks cannot cover people not yet stored: a sync and an import creating the same person at once
     // would both "hire" them. A transaction lock per person (taken in a fixed order) serialises them.
-    const keys = [...new Set(objectIds)].sort();
-    await sql(
+    await executeBound(
       em,
-      `select pg_advisory_xact_lock(hashtext('people:' || ? || ':' || k)) from (values ${keys.map(() => "(?)").join(", ")}) v(k) order by k`,
-      [tenantId, ...keys],
+      `select pg_advisory_xact_lock(hashtext('people:' || $1 || ':' || k))
+       from (select unnest($2::text[]) as k order by 1) v`,
+      [tenantId, ids.sort()],
     );
   }
-  const rows = await sql<EmployeeRow>(
+  const rows = await executeBound<EmployeeRow>(
     em,
-    `select * from ${T} where tenant_id = ? and object_id in (${placeholders(objectIds)})${lock ? " for update" : ""}`,
-    [tenantId, ...objectIds],
+    `select * from ${T} where tenant_id = $1 and object_id = any($2::uuid[])${lock ? " for update" : ""}`,
+    [tenantId, ids],
   );
-  for (const row of rows) found.set(row.object_id, rowToState(row));
+  for (const row of rows) {
+    found.set(row.object_id, rowToState(row));
+    if (row.mailbox_due) mailboxDue?.add(row.object_id);
+  }
   return found;
 }
 
@@ -108,7 +125,12 @@ export function saveEmployee(em: EntityManager, s: EmployeeState, seenRun?: stri
  * as one JSON parameter: the driver formats parameters into the SQL text, and 22 placeholders a person made a page
  * of 999 a 22,000-value statement to format and parse.
  */
-export async function saveEmployees(em: EntityManager, states: readonly EmployeeState[], seenRun?: string) {
+export async function saveEmployees(
+  em: EntityManager,
+  states: readonly EmployeeState[],
+  seenRun?: string,
+  mailbox?: MailboxMarks,
+) {
   if (states.length === 0) return;
   const rows = states.map((s) => ({
     id: crypto.randomUUID(),
@@ -133,16 +155,26 @@ export async function saveEmployees(em: EntityManager, states: readonly Employee
     source: s.source,
     hired_announced: s.hiredAnnounced,
     last_seen_run: seenRun ?? null,
+    language_from_mailbox: s.languageFromMailbox ?? false,
+    mailbox_due: mailbox?.due.has(s.objectId) ?? false,
+    held_events: mailbox?.held.get(s.objectId) ?? null,
   }));
-  await sql(
+  await executeBound(
     em,
     `insert into ${T} (id, tenant_id, object_id, display_name, given_name, surname, mail, upn, department, job_title,
        office, country, time_zone, preferred_language, manager_id, hire_date, leave_date, enabled, status, source,
-       hired_announced, last_seen_run, created_at, updated_at)
-     select r.*, now(), now() from jsonb_to_recordset(?::jsonb) as r(id uuid, tenant_id uuid, object_id uuid,
+       hired_announced, last_seen_run, language_from_mailbox, mailbox_due, mailbox_first, mailbox_version, held_events,
+       created_at,
+       updated_at)
+     select r.id, r.tenant_id, r.object_id, r.display_name, r.given_name, r.surname, r.mail, r.upn, r.department,
+       r.job_title, r.office, r.country, r.time_zone, r.preferred_language, r.manager_id, r.hire_date, r.leave_date,
+       r.enabled, r.status, r.source, r.hired_announced, r.last_seen_run, r.language_from_mailbox, r.mailbox_due, r.mailbox_due, r.mailbox_due::int,
+       r.held_events, now(), now()
+     from json_to_recordset($1::json) as r(id uuid, tenant_id uuid, object_id uuid,
        display_name text, given_name text, surname text, mail text, upn text, department text, job_title text,
        office text, country text, time_zone text, preferred_language text, manager_id uuid, hire_date text,
-       leave_date text, enabled boolean, status text, source text, hired_announced boolean, last_seen_run uuid)
+       leave_date text, enabled boolean, status text, source text, hired_announced boolean, last_seen_run uuid,
+       language_from_mailbox boolean, mailbox_due boolean, held_events jsonb)
      on conflict (tenant_id, object_id) do update set
        display_name = excluded.display_name, given_name = excluded.given_name, surname = excluded.surname,
        mail = excluded.mail, upn = excluded.upn, department = excluded.department, job_title = excluded.job_title,
@@ -150,10 +182,20 @@ export async function saveEmployees(em: EntityManager, states: readonly Employee
        preferred_language = excluded.preferred_language, manager_id = excluded.manager_id,
        hire_date = excluded.hire_date, leave_date = excluded.leave_date, enabled = excluded.enabled,
        status = excluded.status, source = excluded.source, hired_announced = excluded.hired_announced,
-       last_seen_run = coalesce(excluded.last_seen_run, ${T}.last_seen_run), updated_at = now()`,
+       last_seen_run = coalesce(excluded.last_seen_run, ${T}.last_seen_run), updated_at = now(),
+       language_from_mailbox = excluded.language_from_mailbox,
+       mailbox_due = ${T}.mailbox_due or excluded.mailbox_due,
+       mailbox_version = ${T}.mailbox_version + excluded.mailbox_version,
+       -- Marked again: readers holding an older version will not settle it, so another may start now.
+       mailbox_claimed_until = case when excluded.mailbox_due then null else ${T}.mailbox_claimed_until end,
+       held_events = case when excluded.held_events is null then ${T}.held_events
+         else coalesce(${T}.held_events, '[]'::jsonb) || excluded.held_events end`,
     [JSON.stringify(rows)],
   );
 }
+
+/** Who is to have their mailbox settings read, and the events held for them until then (appended, in order). */
+export type MailboxMarks = { due: ReadonlySet<string>; held: ReadonlyMap<string, EmployeeEvent[]> };
 
 /** Marks people as reported by a sync run without changing them (re-sent, unchanged). */
 export async function markSeen(em: EntityManager, tenantId: string, objectIds: readonly string[], runId: string) {

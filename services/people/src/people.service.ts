@@ -37,13 +37,13 @@ import {
   ensureSyncState,
   openRun,
   type PeopleThis,
-  recordAll,
   runClaimedSync,
   syncStatus,
   today,
 } from "./directory-sync.ts";
 import { applyProfile } from "./domain/employee.ts";
 import { type EmployeeRow, findEmployee, loadEmployees, saveEmployee, sql, T } from "./employee-store.ts";
+import { recordOrHold, startMailboxReader } from "./mailbox-settings.ts";
 
 const PRIVILEGED = ["HR", "Admin"] as const;
 
@@ -126,6 +126,8 @@ export type PeopleServiceOptions = {
   syncLeaseMs?: number;
   /** People per users delta page asked of Graph (Prefer: odata.maxpagesize, at most 999). */
   syncPageSize?: number;
+  /** How often this replica looks for mailbox settings left unread (it is also woken by every stored page). */
+  mailboxPollMs?: number;
 };
 
 export function createPeopleService(options: PeopleServiceOptions = {}): moleculer.ServiceSchema {
@@ -154,7 +156,17 @@ export function createPeopleService(options: PeopleServiceOptions = {}): molecul
     },
     async started(this: Service) {
       await ensureSyncState(this);
-      if (options.scheduler === false) return;
+      this.mailboxReader = startMailboxReader(
+        this,
+        options.mailboxPollMs ?? Number(process.env.PEOPLE_MAILBOX_POLL_MS ?? 30_000),
+        () => this.storingPages === true,
+      );
+      // Off in tools that run the sync themselves (the CLI), so that a scheduled run does not take the claim first.
+      if (
+        options.scheduler === false ||
+        (options.scheduler === undefined && process.env.PEOPLE_SYNC_SCHEDULE === "off")
+      )
+        return;
       const every = options.schedulerPollMs ?? Math.min(60_000, intervalMinutes * 60_000);
       const poll = () => {
         if (!this.syncTimer || this.syncRunning) return;
@@ -173,6 +185,7 @@ export function createPeopleService(options: PeopleServiceOptions = {}): molecul
       clearInterval(this.syncTimer);
       this.syncTimer = undefined;
       await this.syncRunning;
+      await this.mailboxReader?.stop();
     },
     methods: {
       /** Leave dates reached since the last sync: also when there is no sync at all (HRIS-only directories). */
@@ -284,6 +297,10 @@ export function createPeopleService(options: PeopleServiceOptions = {}): molecul
            where payload->>'objectId' = ? and payload->>'tenantId' = ? order by created_at, id`,
           [caller.objectId, caller.tenantId],
         );
+        // Events still held for their mailbox settings are theirs too (not yet sent anywhere).
+        for (const held of row?.held_events ?? []) {
+          events.push({ event: held.name, created_at: row!.updated_at, payload: held.payload });
+        }
         let profile = null;
         if (row) {
           // The manager's id is someone else's identifier: the export holds only the caller's own data.
@@ -335,7 +352,7 @@ export function createPeopleService(options: PeopleServiceOptions = {}): molecul
               },
             );
             if (outcome.next) await saveEmployee(em, outcome.next);
-            recordAll(this, em, outcome.events);
+            await recordOrHold(this, em, tenantId, outcome.events);
           }
           // Earlier events about them carry their name and mail: those go; others' events lose the reference.
           await sql(em, `delete from "people".outbox where payload->>'objectId' = ? and payload->>'tenantId' = ?`, [
@@ -352,6 +369,18 @@ export function createPeopleService(options: PeopleServiceOptions = {}): molecul
             `update "people".outbox set payload = jsonb_set(payload, '{changes,managerId}', 'null'::jsonb)
              where payload->'changes'->>'managerId' = ?`,
             [objectId],
+          );
+          // Events held for others' mailbox settings lose the reference too.
+          await sql(
+            em,
+            `update ${T} set held_events = (
+               select jsonb_agg(case
+                 when e->'payload'->>'managerId' = ? then jsonb_set(e, '{payload,managerId}', 'null'::jsonb)
+                 when e->'payload'->'changes'->>'managerId' = ? then jsonb_set(e, '{payload,changes,managerId}', 'null'::jsonb)
+                 else e end order by n)
+               from jsonb_array_elements(held_events) with ordinality as x(e, n))
+             where tenant_id = ? and held_events is not null and held_events::text like ?`,
+            [objectId, objectId, tenantId, `%${objectId}%`],
           );
           await sql(em, `delete from "people".dead_letter where payload::text like ?`, [`%${objectId}%`]);
           this.recordEvent(em, employeeErased, { tenantId, objectId });
@@ -417,7 +446,7 @@ export function createPeopleService(options: PeopleServiceOptions = {}): molecul
           source: "csv",
         });
         await saveEmployee(em, outcome.next!);
-        recordAll(this, em, outcome.events);
+        await recordOrHold(this, em, tenantId, outcome.events);
         created++;
       }
       return created;

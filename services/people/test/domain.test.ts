@@ -8,6 +8,7 @@ import {
   applyToday,
   type EmployeeEvent,
   type EmployeeState,
+  settleMailboxSettings,
 } from "../src/domain/employee.ts";
 import { generatedObjectId, readHrisCsv } from "../src/domain/hris-csv.ts";
 
@@ -26,7 +27,6 @@ test("first appearance of an enabled person with a hire date: created and hired 
     undefined,
     upsert({ id: A, displayName: "Ada", accountEnabled: true, employeeHireDate: "2026-12-01T00:00:00Z" }),
     ctx,
-    { timeZone: "Europe/London", locale: "en-GB" },
   );
   t.is(first.kind, "created");
   t.deepEqual(
@@ -34,9 +34,15 @@ test("first appearance of an enabled person with a hire date: created and hired 
     ["employee.hired"],
   );
   t.is(first.next!.hireDate, "2026-12-01");
-  t.is(first.next!.timeZone, "Europe/London");
+  // The mailbox settings arrive after: the held hire goes out with them, and nothing more.
+  const settled = settleMailboxSettings(first.next!, first.events, { timeZone: "Europe/London", locale: "en-GB" });
+  t.is(settled.next.timeZone, "Europe/London");
+  t.deepEqual(
+    settled.events.map((e) => [e.name, (e.payload as { timeZone?: string }).timeZone]),
+    [["employee.hired", "Europe/London"]],
+  );
   const again = applyDirectoryChange(
-    first.next,
+    settled.next,
     upsert({ id: A, displayName: "Ada", accountEnabled: true, employeeHireDate: "2026-12-01T00:00:00Z" }),
     ctx,
   );
@@ -84,6 +90,42 @@ test("a leave date in the future leaves when it is reached, once", (t) => {
     [["employee.left", "leave-date"]],
   );
   t.deepEqual(applyToday(reached.next!, { tenantId: TENANT, today: "2026-12-01" }).events, []);
+});
+
+test("mailbox settings of someone known: one more employee.updated after the held ones; a directory null keeps the locale", (t) => {
+  const hired = applyDirectoryChange(undefined, upsert({ id: A, employeeHireDate: "2020-01-01" }), ctx);
+  const known = settleMailboxSettings(hired.next!, hired.events, { timeZone: "Europe/Berlin", locale: "de-DE" }).next;
+  t.like(known, { timeZone: "Europe/Berlin", preferredLanguage: "de-DE", languageFromMailbox: true });
+
+  // A move, reported with "no language" as delta does: the mailbox's language stays.
+  const moved = applyDirectoryChange(
+    known,
+    upsert({ id: A, department: "Sales", preferredLanguage: null, employeeHireDate: "2020-01-01" }),
+    ctx,
+  );
+  t.deepEqual(
+    moved.events.map((e) => e.payload),
+    [{ tenantId: TENANT, objectId: A, fields: ["department"], changes: { department: "Sales" } }],
+  );
+  // They moved to another office and time zone: the move, then the time zone.
+  const settled = settleMailboxSettings(moved.next!, moved.events, { timeZone: "America/New_York", locale: "de-DE" });
+  t.deepEqual(
+    settled.events.map((e) => [e.name, (e.payload as { changes?: object }).changes]),
+    [
+      ["employee.updated", { department: "Sales" }],
+      ["employee.updated", { timeZone: "America/New_York" }],
+    ],
+  );
+  // Nothing new in the mailbox: the held events as they are.
+  t.deepEqual(settleMailboxSettings(settled.next, [], { timeZone: "America/New_York", locale: "de-DE" }).events, []);
+  // A language from the directory wins over the locale from then on.
+  const english = applyDirectoryChange(settled.next, upsert({ id: A, preferredLanguage: "en-GB" }), ctx).next!;
+  t.like(settleMailboxSettings(english, [], { locale: "de-DE" }).next, {
+    preferredLanguage: "en-GB",
+    languageFromMailbox: false,
+  });
+  // No readable mailbox: the held events go out unchanged.
+  t.deepEqual(settleMailboxSettings(moved.next!, moved.events, undefined).events, moved.events);
 });
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -21,8 +21,10 @@ export type Harness = {
     opts?: { token?: string; body?: unknown },
   ): Promise<{ status: number; json: any; text: string }>;
   sql<R = any>(text: string, params?: unknown[]): Promise<R[]>;
-  /** employee.* events in the outbox, as "event objectId" lines with counts. */
+  /** employee.* events in the outbox, as "event objectId" lines with counts (once mailbox settings are read). */
   eventCounts(): Promise<Map<string, number>>;
+  /** Waits until no one's mailbox settings are due (their held events are then in the outbox). */
+  settled(): Promise<void>;
 };
 
 export const oid = demoUserObjectId;
@@ -74,13 +76,26 @@ export async function startPeople(
       return { status: res.status, json, text };
     },
     sql,
+    settled: () => mailboxSettingsSettled(sql),
     async eventCounts() {
+      await mailboxSettingsSettled(sql);
       const rows = await sql<{ key: string; n: number }>(
         `select event || ' ' || (payload->>'objectId') as key, count(*)::int as n from people.outbox group by 1 order by 1`,
       );
       return new Map(rows.map((r) => [r.key, r.n]));
     },
   };
+}
+
+/** Mailbox settings are read after the pages are stored: waits until nobody's are due. */
+export async function mailboxSettingsSettled(sql: (text: string) => Promise<any[]>, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await sql("select count(*)::int as n from people.employees where mailbox_due");
+    if (row.n === 0) return;
+    if (Date.now() > deadline) throw new Error(`mailbox settings of ${row.n} people still due`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 export function countBy(counts: Map<string, number>, event: string): number {

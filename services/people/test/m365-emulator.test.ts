@@ -13,6 +13,7 @@ import {
 import test from "ava";
 import type moleculer from "moleculer";
 import { createPeopleService } from "../src/people.service.ts";
+import { mailboxSettingsSettled } from "./helpers.ts";
 
 let env: TestEnvironment;
 let emulator: GraphEmulator;
@@ -52,14 +53,17 @@ test.after.always(async () => {
 
 const sql = (text: string, params: unknown[] = []) => query(env.database!.url, text, params);
 const sync = () => broker.call("people.runDirectorySync", {}) as Promise<Record<string, unknown>>;
-const events = async () =>
-  new Map(
+const settled = () => mailboxSettingsSettled(sql);
+const events = async () => {
+  await settled();
+  return new Map(
     (
       await sql(
         "select event || ' ' || (payload->>'objectId') as key, count(*)::int as n from people.outbox group by 1 order by 1",
       )
     ).map((r) => [r.key as string, r.n as number]),
   );
+};
 
 test.serial("first sync reads the tenant; hires, changes and removals arrive by delta, each event once", async (t) => {
   const first = await sync();
@@ -68,6 +72,7 @@ test.serial("first sync reads the tenant; hires, changes and removals arrive by 
   const visible = emulator.control.tenant.records.filter((r) => !r.removed).length;
   const [{ n }] = await sql("select count(*)::int as n from people.employees");
   t.is(n, visible);
+  await settled();
   const [{ tz }] = await sql("select count(*)::int as tz from people.employees where time_zone is not null");
   t.true(tz > 0, "mailbox time zones were fetched");
   const before = await events();

@@ -13,6 +13,7 @@ import {
 import test from "ava";
 import type moleculer from "moleculer";
 import { createPeopleService } from "../src/people.service.ts";
+import { mailboxSettingsSettled } from "./helpers.ts";
 
 let env: TestEnvironment;
 let emulator: GraphEmulator;
@@ -75,6 +76,7 @@ test.serial("5,000 people with throttling on: the directory equals the tenant; d
     mismatches.map((m) => m.data.id),
     [],
   );
+  await mailboxSettingsSettled(sql);
   const [{ n: hiredBefore }] = await sql("select count(*)::int as n from people.outbox where event = 'employee.hired'");
 
   const active = tenant.filter((r) => r.data.accountEnabled);
@@ -95,6 +97,7 @@ test.serial("5,000 people with throttling on: the directory equals the tenant; d
     updated: 10 + 10 + orphaned.length,
     left: 10,
   });
+  await mailboxSettingsSettled(sql);
   const counts = await sql(
     "select event, payload->>'objectId' as id, count(*)::int as n from people.outbox where created_at > now() - interval '1 hour' group by 1, 2",
   );

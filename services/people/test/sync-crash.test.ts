@@ -5,6 +5,7 @@ import { createTestEnvironment, query, spawnNode, startBroker } from "@hearth/te
 import test from "ava";
 import { createPeopleService } from "../src/people.service.ts";
 import { FakeDirectory, fakeM365Service } from "./fixtures/fake-m365.ts";
+import { mailboxSettingsSettled } from "./helpers.ts";
 
 const PEOPLE_SERVICE = path.join(import.meta.dirname, "..", "src", "people.service.ts");
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
@@ -61,6 +62,7 @@ test("kill -9 between pages: the sync resumes on another replica, nothing lost o
   t.true(Date.now() - started >= 500, "the dead replica's claim was respected for a while");
   t.like(result, { status: "completed", pages: 4, created: 10 });
   t.is((await sql("select count(*)::int as n from people.employees"))[0].n, 10);
+  await mailboxSettingsSettled(sql);
   const hired = await sql(
     "select payload->>'objectId' as id, count(*)::int as n from people.outbox where event = 'employee.hired' group by 1",
   );

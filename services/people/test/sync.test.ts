@@ -2,7 +2,7 @@ import { createTestEnvironment, query, startBroker } from "@hearth/testkit";
 import test from "ava";
 import { createPeopleService } from "../src/people.service.ts";
 import { FakeDirectory, fakeM365Service } from "./fixtures/fake-m365.ts";
-import { countBy, type Harness, oid, startPeople } from "./helpers.ts";
+import { countBy, type Harness, mailboxSettingsSettled, oid, startPeople } from "./helpers.ts";
 
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
 
@@ -34,6 +34,7 @@ function sync(h: Harness) {
 }
 
 async function employees(h: Harness) {
+  await h.settled();
   return h.sql("select object_id, department, status, time_zone from people.employees order by object_id");
 }
 
@@ -52,8 +53,8 @@ test("first run reads everything to the deltaLink; later runs apply only changes
   // Nothing changed: an incremental run does nothing and fetches no mailbox.
   h.directory.mailboxCalls = [];
   t.like(await sync(h), { kind: "incremental", status: "completed", created: 0, updated: 0, left: 0 });
-  t.deepEqual(h.directory.mailboxCalls, []);
   t.deepEqual(await h.eventCounts(), events);
+  t.deepEqual(h.directory.mailboxCalls, []);
 
   // A move, a hire, a disable and a removal.
   h.directory.upsert({ id: id(2), department: "Marketing" });
@@ -67,8 +68,8 @@ test("first run reads everything to the deltaLink; later runs apply only changes
   h.directory.remove(id(4));
   const incremental = await sync(h);
   t.like(incremental, { kind: "incremental", status: "completed", seen: 3, created: 1, left: 2 });
-  t.deepEqual(h.directory.mailboxCalls.flat().sort(), [id(2), id(3), id(9)]);
   events = await h.eventCounts();
+  t.deepEqual(h.directory.mailboxCalls.flat().sort(), [id(2), id(3), id(9)]);
   t.is(events.get(`employee.hired ${id(9)}`), 1);
   t.is(events.get(`employee.updated ${id(2)}`), 1);
   t.is(events.get(`employee.left ${id(3)}`), 1);
@@ -83,6 +84,39 @@ test("first run reads everything to the deltaLink; later runs apply only changes
   // The same again: nothing new.
   t.like(await sync(h), { created: 0, updated: 0, left: 0 });
   t.deepEqual(await h.eventCounts(), events);
+});
+
+test("mailbox settings follow the pages: the directory is there at once, events wait for them, each goes out once", async (t) => {
+  const h = await startPeople(t, { people: { mailboxPollMs: 100 } });
+  hireTenant(h.directory, 8);
+  h.directory.mailboxFailure = "Missing application permission MailboxSettings.Read";
+  t.like(await sync(h), { status: "completed", created: 8 });
+  // Everyone is in the directory; their time zones and their hires wait for the mailbox settings.
+  t.is((await h.sql("select count(*)::int as n from people.employees where time_zone is null"))[0].n, 8);
+  let status: any;
+  const deadline = Date.now() + 10_000;
+  do {
+    status = await h.broker.call("people.getDirectorySync", {});
+    await new Promise((r) => setTimeout(r, 50));
+  } while (!status.mailboxSettings.error && Date.now() < deadline);
+  t.like(status.mailboxSettings, { due: 8 });
+  t.regex(status.mailboxSettings.error, /MailboxSettings\.Read/);
+  t.is((await h.sql("select count(*)::int as n from people.outbox"))[0].n, 0);
+
+  // A move while they wait: held behind the hire, in order.
+  h.directory.upsert({ id: id(2), department: "Marketing" });
+  await sync(h);
+  h.directory.mailboxFailure = undefined;
+  await h.settled();
+  const rows = await h.sql("select event, payload from people.outbox order by created_at, id");
+  const mine = rows.filter((r) => r.payload.objectId === id(2)).map((r) => r.event);
+  t.deepEqual(mine, ["employee.hired", "employee.updated"]);
+  const hires = rows.filter((r) => r.event === "employee.hired");
+  t.is(hires.length, 8);
+  t.true(hires.every((r) => r.payload.timeZone === "Europe/Berlin"));
+  t.is(((await h.broker.call("people.getDirectorySync", {})) as any).mailboxSettings.error, null);
+  // Each once.
+  t.deepEqual([...(await h.eventCounts()).values()], Array(rows.length).fill(1));
 });
 
 test("a crash between pages resumes from the last committed page: nothing lost, nothing doubled", async (t) => {
@@ -190,6 +224,7 @@ test("two replicas asked to sync at once: one runs it, the other stands aside; e
     results.find((r) => r !== null),
     { status: "completed", created: 7 },
   );
+  await mailboxSettingsSettled((text) => query(env.database!.url, text));
   const hired = await query(
     env.database!.url,
     "select count(*)::int as n from people.outbox where event = 'employee.hired'",

@@ -51,6 +51,8 @@ export type EmployeeState = Profile & {
   status: "active" | "left";
   /** employee.hired has been emitted for this person (never twice). */
   hiredAnnounced: boolean;
+  /** The language came from the mailbox locale (the directory records none): a delta's null does not clear it. */
+  languageFromMailbox?: boolean;
 };
 
 export type EmployeeEvent =
@@ -132,7 +134,6 @@ function blankProfile(): Profile {
 /** A partial profile from a Graph delta upsert: only what the page reported (undefined = not reported). */
 export function profileFromDirectoryUser(
   user: Extract<TDirectoryChange, { kind: "upsert" }>["user"],
-  mailbox?: MailboxSettings,
 ): Partial<Profile> {
   const patch: Partial<Profile> = {};
   const set = <K extends keyof Profile>(key: K, value: Profile[K] | undefined) => {
@@ -152,11 +153,6 @@ export function profileFromDirectoryUser(
   set("hireDate", toDate(user.employeeHireDate));
   set("leaveDate", toDate(user.employeeLeaveDateTime));
   if (user.accountEnabled !== undefined) patch.enabled = user.accountEnabled ?? true;
-  if (mailbox) {
-    if (mailbox.timeZone) patch.timeZone = mailbox.timeZone;
-    // The mailbox locale fills in a language the directory does not record.
-    if (mailbox.locale && !user.preferredLanguage) patch.preferredLanguage = mailbox.locale;
-  }
   return patch;
 }
 
@@ -190,6 +186,9 @@ export function applyProfile(
   for (const field of PROFILE_FIELDS) {
     if (patch[field] !== undefined) (next as Record<string, unknown>)[field] = patch[field];
   }
+  // "No language" from the directory keeps the one the mailbox gave; a language from the directory wins.
+  if (patch.preferredLanguage === null && base.languageFromMailbox) next.preferredLanguage = base.preferredLanguage;
+  else if (patch.preferredLanguage) next.languageFromMailbox = false;
   // Microsoft 365 is the source of truth once it knows the person.
   if (ctx.source === "graph") next.source = "graph";
   const wasActive = current ? current.status === "active" : false;
@@ -245,19 +244,18 @@ export function applyProfile(
   return { next, events, kind };
 }
 
-/** One Graph delta change, with the person's mailbox settings when they were fetched. */
+/** One Graph delta change (mailbox settings follow apart: settleMailboxSettings). */
 export function applyDirectoryChange(
   current: EmployeeState | undefined,
   change: TDirectoryChange,
   ctx: ApplyContext,
-  mailbox?: MailboxSettings,
 ): Outcome {
   if (change.kind === "removed") {
     // Never seen, nothing to remove: do not create a record just to say they are gone.
     if (!current) return { next: undefined, events: [], kind: "ignored" };
     return removeEmployee(current, ctx);
   }
-  return applyProfile(current, change.user.id, profileFromDirectoryUser(change.user, mailbox), ctx);
+  return applyProfile(current, change.user.id, profileFromDirectoryUser(change.user), ctx);
 }
 
 /** Removed from the directory (deleted, or out of the synced scope): disabled, with a leave date. */
@@ -273,8 +271,48 @@ export function applyToday(current: EmployeeState, ctx: Omit<ApplyContext, "sour
 }
 
 /** Does this change alter the person (so their mailbox settings are worth fetching)? */
-export function isNewOrChanged(current: EmployeeState | undefined, change: TDirectoryChange, ctx: ApplyContext) {
-  if (change.kind === "removed") return false;
-  const outcome = applyDirectoryChange(current, change, ctx);
-  return outcome.kind === "created" || outcome.kind === "updated";
+export function needsMailboxSettings(change: TDirectoryChange, outcome: Outcome): boolean {
+  return change.kind === "upsert" && (outcome.kind === "created" || outcome.kind === "updated");
+}
+
+/**
+ * Mailbox settings arrive after the directory fields (they are fetched per person, apart from the delta read), and
+ * the person's events were held until then so that nobody hears of a hire without its time zone:
+ * - a held employee.hired gets the time zone and (if the directory had none) the language;
+ * - otherwise what the mailbox changed goes out as one more employee.updated, after the held events — unless the
+ *   person is new (`firstAppearance`): their first settings are part of how they appeared, not a change.
+ * Without settings (no mailbox, or none readable) the held events go out as they are.
+ */
+export function settleMailboxSettings(
+  current: EmployeeState,
+  held: readonly EmployeeEvent[],
+  mailbox: MailboxSettings | undefined,
+  firstAppearance = false,
+): { next: EmployeeState; events: EmployeeEvent[] } {
+  const next: EmployeeState = { ...current };
+  if (mailbox?.timeZone) next.timeZone = mailbox.timeZone;
+  // The mailbox locale fills in a language the directory does not record (and follows the locale after that).
+  if (mailbox?.locale && (!current.preferredLanguage || current.languageFromMailbox)) {
+    next.preferredLanguage = mailbox.locale;
+    next.languageFromMailbox = true;
+  }
+  const changed = (["timeZone", "preferredLanguage"] as const).filter((f) => next[f] !== current[f]);
+  const events = held.map((e): EmployeeEvent => {
+    if (e.name !== "employee.hired") return e;
+    const payload = { ...e.payload };
+    if (changed.includes("timeZone")) payload.timeZone = next.timeZone;
+    if (changed.includes("preferredLanguage") && !payload.preferredLanguage) {
+      payload.preferredLanguage = next.preferredLanguage;
+    }
+    return { name: e.name, payload };
+  });
+  if (changed.length > 0 && !firstAppearance && !held.some((e) => e.name === "employee.hired")) {
+    const changes: UpdatedPayload["changes"] = {};
+    for (const f of changed) changes[f] = next[f];
+    events.push({
+      name: "employee.updated",
+      payload: { tenantId: next.tenantId, objectId: next.objectId, fields: [...changed], changes },
+    });
+  }
+  return { next, events };
 }

@@ -9,6 +9,10 @@ export const Employee = defineEntity({
     { name: "employees_directory_idx", properties: ["tenantId", "status", "displayName", "objectId"] },
     { name: "employees_manager_idx", properties: ["tenantId", "managerId"] },
     { name: "employees_mail_idx", properties: ["tenantId", "mail"] },
+    {
+      name: "employees_mailbox_due_idx",
+      expression: `create index "employees_mailbox_due_idx" on "people"."employees" ("tenant_id") where "mailbox_due"`,
+    },
   ],
   properties: {
     id: p.uuid().primary(),
@@ -34,6 +38,18 @@ export const Employee = defineEntity({
     hiredAnnounced: p.boolean().default(false),
     /** The sync run that last reported this person: a full resync marks those it did not see as left. */
     lastSeenRun: p.uuid().nullable(),
+    /** The language is the mailbox locale's (the directory records none). */
+    languageFromMailbox: p.boolean().default(false),
+    /** New or changed in the directory: their mailbox settings (time zone, locale) are still to be read. */
+    mailboxDue: p.boolean().default(false),
+    /** Created since their settings were last read: the first settings are how they appeared, not a change. */
+    mailboxFirst: p.boolean().default(false),
+    /** Raised each time the person is marked due: settings read before a newer change do not clear it. */
+    mailboxVersion: p.integer().default(0),
+    /** A reader's lease on this person's mailbox settings: another may take them only after it passes. */
+    mailboxClaimedUntil: p.datetime().nullable(),
+    /** The person's domain events, held (in order) while their mailbox settings are due. */
+    heldEvents: p.json<unknown[]>().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p
       .datetime()

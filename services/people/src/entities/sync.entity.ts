@@ -13,6 +13,8 @@ export const SyncState = defineEntity({
     nextSyncAt: p.datetime(),
     claimedBy: p.string().length(200).nullable(),
     claimedUntil: p.datetime().nullable(),
+    /** Why the last read of mailbox settings failed (null once one succeeds). */
+    mailboxError: p.text().nullable(),
   },
 });
 

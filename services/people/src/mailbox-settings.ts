@@ -1,0 +1,239 @@
+// Mailbox settings (time zone, locale) are read per person through m365, apart from the directory's delta read:
+// a delta page of 999 people is stored at once, and the settings of its new and changed people follow through
+// this durable queue (employees.mailbox_due). The people's domain events are held on their row until then, so
+// every employee.hired carries the time zone. Replicas share the queue through leases; a crash loses nothing
+// (a lease runs out and the people are read again).
+import { type EventContract, employeeHired, employeeLeft, employeeUpdated } from "@hearth/contracts";
+import type { DatabaseThis } from "@hearth/platform";
+import type { EntityManager } from "@mikro-orm/core";
+import { type EmployeeEvent, type MailboxSettings, settleMailboxSettings } from "./domain/employee.ts";
+import { type EmployeeRow, placeholders, rowToState, saveEmployees, sql, T } from "./employee-store.ts";
+
+const CONTRACTS: Record<EmployeeEvent["name"], EventContract> = {
+  "employee.hired": employeeHired,
+  "employee.updated": employeeUpdated,
+  "employee.left": employeeLeft,
+};
+
+/** People per m365.readMailboxSettings call (its limit), and calls in flight (m365 paces them by its budgets). */
+const PER_CALL = 100;
+const IN_FLIGHT = 8;
+/** How long a reader holds people before another replica may take them over. */
+const LEASE_MS = 120_000;
+
+export type MailboxReader = { wake(): void; stop(): Promise<void>; lastError(): string | null };
+type MailboxThis = DatabaseThis & { settings: { tenantId: string } };
+
+/** Records events now, in order, in this transaction's outbox. */
+export function recordNow(service: DatabaseThis, em: EntityManager, events: readonly EmployeeEvent[]) {
+  return service.recordEvents(
+    em,
+    events.map((e) => ({ contract: CONTRACTS[e.name], payload: e.payload })),
+  );
+}
+
+/**
+ * Records events, except those of people whose mailbox settings are still due: theirs join the events held on
+ * their row (in order), to go out when the settings have been read.
+ */
+export async function recordOrHold(
+  service: DatabaseThis,
+  em: EntityManager,
+  tenantId: string,
+  events: readonly EmployeeEvent[],
+) {
+  if (events.length === 0) return;
+  const subjects = [...new Set(events.map((e) => e.payload.objectId))];
+  const due = new Set(
+    (
+      await sql<{ object_id: string }>(
+        em,
+        `select object_id from ${T} where tenant_id = ? and mailbox_due and object_id in (${placeholders(subjects)})`,
+        [tenantId, ...subjects],
+      )
+    ).map((r) => r.object_id),
+  );
+  const held = new Map<string, EmployeeEvent[]>();
+  for (const e of events) {
+    if (due.has(e.payload.objectId)) held.set(e.payload.objectId, [...(held.get(e.payload.objectId) ?? []), e]);
+  }
+  if (held.size > 0) {
+    await sql(
+      em,
+      `update ${T} e set held_events = coalesce(e.held_events, '[]'::jsonb) || h.events
+       from jsonb_to_recordset(?::jsonb) as h(object_id uuid, events jsonb)
+       where e.tenant_id = ? and e.object_id = h.object_id`,
+      [JSON.stringify([...held].map(([object_id, list]) => ({ object_id, events: list }))), tenantId],
+    );
+  }
+  await recordNow(
+    service,
+    em,
+    events.filter((e) => !due.has(e.payload.objectId)),
+  );
+}
+
+/** People whose mailbox settings are still to be read. */
+export async function mailboxSettingsDue(service: MailboxThis): Promise<number> {
+  const [row] = await sql<{ n: number }>(
+    service.em(),
+    `select count(*)::int as n from ${T} where tenant_id = ? and mailbox_due`,
+    [service.settings.tenantId],
+  );
+  return row?.n ?? 0;
+}
+
+type Claimed = { object_id: string; mailbox_version: number };
+
+/** Takes up to `limit` due people nobody else is reading, with a lease. */
+async function claim(service: MailboxThis, limit: number): Promise<Claimed[]> {
+  return service.transaction((em) =>
+    sql<Claimed>(
+      em,
+      `update ${T} e set mailbox_claimed_until = now() + ? * interval '1 millisecond'
+       from (select id from ${T} where tenant_id = ? and mailbox_due
+               and (mailbox_claimed_until is null or mailbox_claimed_until < now())
+             limit ? for update skip locked) c
+       where e.id = c.id returning e.object_id, e.mailbox_version`,
+      [LEASE_MS, service.settings.tenantId, limit],
+    ),
+  );
+}
+
+/**
+ * Stores what was read for these people and releases their held events; a person marked due again since the
+ * claim (a newer directory change) is left for the next read.
+ */
+async function settle(service: MailboxThis, claimed: Claimed[], read: Map<string, MailboxSettings | undefined>) {
+  const tenantId = service.settings.tenantId;
+  const version = new Map(claimed.map((c) => [c.object_id, c.mailbox_version]));
+  await service.transaction(async (em) => {
+    const ids = [...version.keys()].sort();
+    // The same per-person lock the sync and the import take, so a page being stored does not interleave.
+    await sql(
+      em,
+      `select pg_advisory_xact_lock(hashtext('people:' || ? || ':' || k)) from (values ${ids.map(() => "(?)").join(", ")}) v(k) order by k`,
+      [tenantId, ...ids],
+    );
+    const rows = await sql<EmployeeRow>(
+      em,
+      `select * from ${T} where tenant_id = ? and mailbox_due and object_id in (${placeholders(ids)}) for update`,
+      [tenantId, ...ids],
+    );
+    const current = rows.filter((r) => r.mailbox_version === version.get(r.object_id));
+    const events: EmployeeEvent[] = [];
+    const states = current.map((row) => {
+      const settled = settleMailboxSettings(
+        rowToState(row),
+        row.held_events ?? [],
+        read.get(row.object_id),
+        row.mailbox_first,
+      );
+      events.push(...settled.events);
+      return settled.next;
+    });
+    await saveEmployees(em, states);
+    if (current.length > 0) {
+      const settledIds = current.map((r) => r.object_id);
+      await sql(
+        em,
+        `update ${T} set mailbox_due = false, mailbox_first = false, mailbox_claimed_until = null, held_events = null
+         where tenant_id = ? and object_id in (${placeholders(settledIds)})`,
+        [tenantId, ...settledIds],
+      );
+    }
+    await recordNow(service, em, events);
+  });
+}
+
+/**
+ * This replica's reader: works through the due people (IN_FLIGHT calls at once) whenever woken, and every
+ * `pollMs` for people left by a replica that stopped. A failing call (m365 away, a permission missing) leaves its
+ * people due; the error is kept for the status until a read succeeds.
+ */
+export function startMailboxReader(
+  service: MailboxThis,
+  pollMs: number,
+  /** While true (this replica is storing directory pages), no new reads start: the directory comes first. */
+  paused: () => boolean = () => false,
+): MailboxReader {
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+  let lastError: string | null = null;
+  // Kept with the sync state, so the status shows it whichever replica answers.
+  const reportError = async (message: string | null) => {
+    lastError = message;
+    await sql(service.em(), `update "people".sync_state set mailbox_error = ? where tenant_id = ?`, [
+      message?.slice(0, 2000) ?? null,
+      service.settings.tenantId,
+    ]).catch(() => undefined);
+  };
+  const readOnce = async (): Promise<boolean> => {
+    const claimed = await claim(service, PER_CALL);
+    if (claimed.length === 0) return false;
+    try {
+      const answer = (await service.broker.call("m365.readMailboxSettings", {
+        userIds: claimed.map((c) => c.object_id),
+      })) as { settings: Array<{ userId: string; timeZone: string | null; locale: string | null; error?: string }> };
+      // A person without a readable mailbox is settled without settings (their events go out as they are).
+      const read = new Map<string, MailboxSettings | undefined>();
+      for (const s of answer.settings) read.set(s.userId, s.error ? undefined : s);
+      await settle(service, claimed, read);
+      if (lastError !== null) await reportError(null);
+      return true;
+    } catch (error) {
+      await reportError(error instanceof Error ? error.message : String(error));
+      service.logger.warn("Reading mailbox settings failed; the people stay due", {
+        people: claimed.length,
+        error: lastError,
+      });
+      // Let them be taken again soon rather than after the whole lease.
+      await sql(
+        service.em(),
+        `update ${T} set mailbox_claimed_until = now() + interval '5 seconds'
+         where tenant_id = ? and object_id in (${placeholders(claimed.map((c) => c.object_id))})`,
+        [service.settings.tenantId, ...claimed.map((c) => c.object_id)],
+      ).catch(() => undefined);
+      return false;
+    }
+  };
+  const drain = async () => {
+    do {
+      again = false;
+      const lanes = Array.from({ length: IN_FLIGHT }, async () => {
+        while (!stopped && !paused() && (await readOnce())) {
+          // next batch
+        }
+      });
+      await Promise.all(lanes);
+    } while (again && !stopped && !paused() && lastError === null);
+  };
+  const wake = () => {
+    if (stopped || paused()) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = drain()
+      .catch((error: Error) => {
+        void reportError(error.message);
+        service.logger.warn("The mailbox settings reader stopped on an error", { error: error.message });
+      })
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  const timer = setInterval(wake, pollMs);
+  timer.unref();
+  setImmediate(wake);
+  return {
+    wake,
+    lastError: () => lastError,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
