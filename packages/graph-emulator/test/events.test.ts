@@ -96,3 +96,27 @@ test("events need Calendars.ReadWrite: without it, 403 Authorization_RequestDeni
   t.is(refused.body.error.code, "Authorization_RequestDenied");
   t.is(emulator.control.events(organizer).length, 0);
 });
+
+test("creating events is throttled per organizer mailbox (Outlook class): the fifth at once gets 429 and creates nothing", async (t) => {
+  const { emulator, token } = await startForTest({
+    tenant: { users: 10, seed: 1 },
+    throttling: true,
+    latencyMs: { outlook: 1500 },
+  });
+  t.teardown(() => emulator.close());
+  const [a, b] = emulator.control.tenant.records.filter((r) => r.mailbox).map((r) => r.data.id);
+  const create = (organizer: string, n: number) =>
+    request(emulator, `/v1.0/users/${organizer}/events`, {
+      method: "POST",
+      token,
+      body: meeting({ transactionId: `throttle-${organizer}-${n}` }),
+    });
+  const responses = await Promise.all([...Array.from({ length: 6 }, (_, n) => create(a!, n)), create(b!, 0)]);
+  const forA = responses.slice(0, 6).map((r) => r.status);
+  t.deepEqual([...forA].sort(), [201, 201, 201, 201, 429, 429]);
+  const refused = responses.find((r) => r.status === 429)!;
+  t.is(refused.body.error.code, "ApplicationThrottled");
+  t.truthy(refused.headers["retry-after"]);
+  t.is(emulator.control.events(a!).length, 4, "a refused request creates nothing");
+  t.is(responses[6]!.status, 201, "another organizer's mailbox has its own limit");
+});
