@@ -2,67 +2,30 @@
 // m365 service, over NATS) → employee.hired → a journey and a buddy → the new hire sees their tasks → each owner
 // (HR's owner named in the onboarding settings included) completes theirs through a Teams Action.Execute on the
 // gateway's bot endpoint → progress → the journey completes. Every wait is on a state, never on a duration.
-import type { AddressInfo } from "node:net";
-import path from "node:path";
-import tls from "node:tls";
-import { actionContracts } from "@hearth/contracts";
-import { createGatewayService } from "@hearth/gateway/src/gateway.service.ts";
-import { type GraphEmulator, m365ClientEnv, startGraphEmulator } from "@hearth/graph-emulator";
-import {
-  type ChildNode,
-  createTestEnvironment,
-  query,
-  spawnNode,
-  startBroker,
-  type TestEnvironment,
-  waitFor,
-} from "@hearth/testkit";
+import type { GraphEmulator } from "@hearth/graph-emulator";
+import { waitFor } from "@hearth/testkit";
 import test from "ava";
 import type moleculer from "moleculer";
 import { createOnboardingService } from "../../services/onboarding/src/onboarding.service.ts";
 import { createPeopleService } from "../../services/people/src/people.service.ts";
+import { startTeamsTenant, type TeamsTenant } from "./fixtures/teams-tenant.ts";
 
-let env: TestEnvironment;
+let tenant: TeamsTenant;
 let emulator: GraphEmulator;
-let m365: ChildNode;
 let broker: moleculer.ServiceBroker;
 let endpoint: string;
 
-const M365_SERVICE = path.join(import.meta.dirname, "..", "..", "services", "m365", "src", "m365.service.ts");
-
 test.before(async () => {
-  emulator = await startGraphEmulator({ port: 0, tenant: { users: 40, seed: "onboarding-e2e" }, throttling: false });
-  tls.setDefaultCACertificates([...tls.getCACertificates("default"), emulator.caPem]);
-  const app = emulator.control.app();
-  env = await createTestEnvironment({
-    env: {
-      PORT: "0",
-      SEED_DEMO: "off",
-      BOT_APP_ID: app.clientId,
-      BOT_TENANT_ID: emulator.tenantId,
-      BOT_OPENID_URL: emulator.bot.openIdMetadataUrl,
-    },
+  tenant = await startTeamsTenant({
+    seed: "onboarding-e2e",
+    services: () => [createPeopleService({ scheduler: false }), createOnboardingService({ scheduler: false })],
   });
-  m365 = spawnNode({ serviceModules: [M365_SERVICE], env: { ...env.env, ...m365ClientEnv(emulator) } });
-  await m365.ready;
-  broker = await startBroker(env.config, [
-    createGatewayService(env.config, Object.values(actionContracts)),
-    createPeopleService({ scheduler: false }),
-    createOnboardingService({ scheduler: false }),
-  ]);
-  await broker.waitForServices(["m365"], 10_000);
-  const gateway = broker.getLocalService("gateway") as unknown as { server: import("node:http").Server };
-  endpoint = `http://127.0.0.1:${(gateway.server.address() as AddressInfo).port}/api/messages`;
+  ({ emulator, broker, endpoint } = tenant);
 });
 
-test.after.always(async () => {
-  await broker?.stop();
-  await m365?.stop();
-  await emulator?.close();
-  await env?.cleanup();
-});
+test.after.always(() => tenant?.close());
 
-const sql = (text: string, params: unknown[] = []) => query(env.database!.url, text, params) as Promise<any[]>;
+const sql = (text: string, params: unknown[] = []) => tenant.sql(text, params);
 
 test("a hire in Microsoft 365 becomes a journey with a buddy, completed task by task from Teams cards", async (t) => {
   const tenantId = (broker.getLocalService("onboarding") as unknown as { settings: { tenantId: string } }).settings

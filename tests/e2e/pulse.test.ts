@@ -3,72 +3,38 @@
 // service (a child node over NATS) posts the Teams card and the activity feed to the emulator → the person presses
 // "Answer the pulse" (Action.Execute pulse.showSurvey on the gateway's bot endpoint), gets the questions, answers
 // (pulse.answer), and a second press is refused. Every wait is on a state, never on a duration.
-import type { AddressInfo } from "node:net";
-import path from "node:path";
-import tls from "node:tls";
-import { actionContracts } from "@hearth/contracts";
-import { createGatewayService } from "@hearth/gateway/src/gateway.service.ts";
-import { type GraphEmulator, m365ClientEnv, startGraphEmulator } from "@hearth/graph-emulator";
-import {
-  type ChildNode,
-  createTestEnvironment,
-  query,
-  spawnNode,
-  startBroker,
-  type TestEnvironment,
-  waitFor,
-} from "@hearth/testkit";
+import type { GraphEmulator } from "@hearth/graph-emulator";
+import { waitFor } from "@hearth/testkit";
 import test from "ava";
 import type moleculer from "moleculer";
 import { createNotificationsService } from "../../services/notifications/src/notifications.service.ts";
 import { createPeopleService } from "../../services/people/src/people.service.ts";
 import { createPulseService, type PulseThis } from "../../services/pulse/src/pulse.service.ts";
+import { startTeamsTenant, type TeamsTenant } from "./fixtures/teams-tenant.ts";
 
-let env: TestEnvironment;
+let tenant: TeamsTenant;
 let emulator: GraphEmulator;
-let m365: ChildNode;
 let broker: moleculer.ServiceBroker;
 let endpoint: string;
-
-const M365_SERVICE = path.join(import.meta.dirname, "..", "..", "services", "m365", "src", "m365.service.ts");
 // Notifications' clock: a Wednesday, 10:00 in Berlin, inside everyone's default working hours.
 const BASE = Date.parse("2026-12-02T09:00:00Z");
 const startedAt = Date.now();
 
 test.before(async () => {
-  emulator = await startGraphEmulator({ port: 0, tenant: { users: 40, seed: "pulse-e2e" }, throttling: false });
-  tls.setDefaultCACertificates([...tls.getCACertificates("default"), emulator.caPem]);
-  const app = emulator.control.app();
-  env = await createTestEnvironment({
-    env: {
-      PORT: "0",
-      SEED_DEMO: "off",
-      BOT_APP_ID: app.clientId,
-      BOT_TENANT_ID: emulator.tenantId,
-      BOT_OPENID_URL: emulator.bot.openIdMetadataUrl,
-    },
+  tenant = await startTeamsTenant({
+    seed: "pulse-e2e",
+    services: () => [
+      createPeopleService({ scheduler: false }),
+      createNotificationsService({ now: () => new Date(BASE + (Date.now() - startedAt)), pollMs: 100 }),
+      createPulseService({ scheduler: false }),
+    ],
   });
-  m365 = spawnNode({ serviceModules: [M365_SERVICE], env: { ...env.env, ...m365ClientEnv(emulator) } });
-  await m365.ready;
-  broker = await startBroker(env.config, [
-    createGatewayService(env.config, Object.values(actionContracts)),
-    createPeopleService({ scheduler: false }),
-    createNotificationsService({ now: () => new Date(BASE + (Date.now() - startedAt)), pollMs: 100 }),
-    createPulseService({ scheduler: false }),
-  ]);
-  await broker.waitForServices(["m365"], 10_000);
-  const gateway = broker.getLocalService("gateway") as unknown as { server: import("node:http").Server };
-  endpoint = `http://127.0.0.1:${(gateway.server.address() as AddressInfo).port}/api/messages`;
+  ({ emulator, broker, endpoint } = tenant);
 });
 
-test.after.always(async () => {
-  await broker?.stop();
-  await m365?.stop();
-  await emulator?.close();
-  await env?.cleanup();
-});
+test.after.always(() => tenant?.close());
 
-const sql = (text: string, params: unknown[] = []) => query(env.database!.url, text, params) as Promise<any[]>;
+const sql = (text: string, params: unknown[] = []) => tenant.sql(text, params);
 type Card = { body: Array<{ type: string; text?: string; id?: string }>; actions?: any[] };
 const cardsOf = (userId: string) =>
   (emulator.bot.conversationWith(userId)?.activities ?? []).map(
