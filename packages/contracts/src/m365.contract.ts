@@ -110,7 +110,9 @@ export const sendActivityNotifications = defineAction({
   name: "m365.sendActivityNotifications",
   summary:
     "Teams activity feed notification to up to 10,000 people: sent in Graph's bulk calls of 100 as fast as the " +
-    "cluster-wide budget allows. Graph accepts a bulk call as a whole; people without the app get nothing",
+    "cluster-wide budget allows. Graph accepts a bulk call as a whole and drops people without the app silently, " +
+    "so m365 first installs the Teams app for people it does not know to have it (M365_TEAMS_APP_ID). With an " +
+    "idempotencyKey a repeated call sends nobody twice whose bulk call Graph already accepted",
   access: "internal",
   params: z.object({
     recipientIds: z.array(z.guid()).min(1).max(10_000),
@@ -125,10 +127,24 @@ export const sendActivityNotifications = defineAction({
       .array(z.object({ name: z.string().min(1), value: z.string() }))
       .max(20)
       .optional(),
+    idempotencyKey: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .describe(
+        "the caller's key for this send: a repeat (e.g. after the caller lost the answer) gets the recorded outcome " +
+          "of every bulk call already accepted and sends only the rest",
+      ),
   }),
   result: z.object({
     results: z.array(
-      z.object({ userId: z.guid(), status: z.enum(["accepted", "failed"]), error: z.string().optional() }),
+      z.object({
+        userId: z.guid(),
+        status: z.enum(["accepted", "failed"]),
+        error: z.string().optional(),
+        installed: z.boolean().optional().describe("the Teams app was installed for this person first"),
+      }),
     ),
   }),
 });

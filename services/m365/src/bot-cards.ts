@@ -23,6 +23,7 @@ import {
 } from "./bot-connector.ts";
 import { BudgetStore } from "./budget.ts";
 import type { M365Config } from "./config.ts";
+import { forgetInstallation, recordInstallations } from "./feed-sends.ts";
 import type { GraphApi } from "./graph-client.ts";
 import { installAppForUser } from "./messaging-operations.ts";
 
@@ -64,9 +65,13 @@ export function conversationReferences(execute: Execute, schema: string): Conver
            service_url = excluded.service_url, bot_id = excluded.bot_id, updated_at = excluded.updated_at`,
         [reference.userId, reference.tenantId, reference.conversationId, reference.serviceUrl, reference.botId ?? null],
       );
+      // A chat with the bot means the app is installed for the person: the activity feed reaches them.
+      await recordInstallations(execute, schema, [reference.userId.toLowerCase()], "bot");
     },
     async remove(userId) {
       const result = (await execute(`delete from ${table} where user_id = ? returning user_id`, [userId])) as unknown[];
+      // Removed (uninstalled, or the chat is gone): the next feed installs the app again first.
+      await forgetInstallation(execute, schema, userId.toLowerCase());
       return result.length > 0;
     },
   };
@@ -196,7 +201,14 @@ export const botCardActions = {
               503,
               "M365_TEAMS_APP_NOT_CONFIGURED",
             );
-          return installAppForUser(this.graphApi(), userId, teamsAppId);
+          const status = await installAppForUser(this.graphApi(), userId, teamsAppId);
+          await recordInstallations(
+            (sql, params) => this.em().getConnection().execute(sql, params),
+            this.database.schema,
+            [userId.toLowerCase()],
+            "graph",
+          );
+          return status;
         },
         log: (message, data) => this.logger.info(message, data),
       },

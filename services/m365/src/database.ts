@@ -2,6 +2,7 @@ import path from "node:path";
 import { defineServiceDatabase } from "@hearth/platform";
 import { defineEntity, p } from "@mikro-orm/core";
 import { ConversationReference } from "./entities/conversation-reference.entity.ts";
+import { FeedSendChunk, TeamsAppInstallation } from "./entities/feed-send.entity.ts";
 import { TeamCreation } from "./entities/team-creation.entity.ts";
 
 /**
@@ -27,6 +28,6 @@ export const Budget = defineEntity({
 
 export const database = defineServiceDatabase({
   schema: "m365",
-  entities: [Budget, ConversationReference, TeamCreation],
+  entities: [Budget, ConversationReference, TeamCreation, FeedSendChunk, TeamsAppInstallation],
   migrationsDir: path.join(import.meta.dirname, "migrations"),
 });

@@ -20,6 +20,7 @@ import { loadM365Config, type M365Config } from "./config.ts";
 import { database } from "./database.ts";
 import type { LimitClass } from "./domain/limit-classes.ts";
 import { M365NotConfiguredError } from "./errors.ts";
+import { recordInstallations, sendFeed, sweepFeedSends } from "./feed-sends.ts";
 import { createGraphApi, type GraphApi, type GraphMetrics } from "./graph-client.ts";
 import { readDirectoryPage, readMailboxSettings as readSettings } from "./graph-operations.ts";
 import * as messaging from "./messaging-operations.ts";
@@ -30,6 +31,7 @@ type M365This = DatabaseThis & {
   m365: M365Config;
   graph?: GraphApi;
   graphApi(): GraphApi;
+  sqlExecute(): (sql: string, params: unknown[]) => Promise<unknown>;
   sweepTimer?: NodeJS.Timeout;
 };
 
@@ -141,12 +143,20 @@ export function createM365Service(config: M365Config = loadM365Config()): molecu
             "M365_TEAMS_APP_NOT_CONFIGURED",
           );
         }
-        return { status: await messaging.installAppForUser(this.graphApi(), ctx.params.userId, teamsAppId) };
+        const status = await messaging.installAppForUser(this.graphApi(), ctx.params.userId, teamsAppId);
+        await recordInstallations(this.sqlExecute(), this.database.schema, [ctx.params.userId.toLowerCase()], "graph");
+        return { status };
       }),
       sendActivityNotifications: {
         ...action(sendActivityNotifications, async function (this: M365This, ctx) {
-          const { recipientIds, ...activity } = ctx.params;
-          return { results: await messaging.sendActivityNotifications(this.graphApi(), recipientIds, activity) };
+          const { recipientIds, idempotencyKey, ...activity } = ctx.params;
+          const deps = {
+            execute: this.sqlExecute(),
+            schema: this.database.schema,
+            teamsAppId: this.m365.teamsAppId,
+            log: (message: string, data: Record<string, unknown>) => this.logger.info(message, data),
+          };
+          return { results: await sendFeed(this.graphApi(), deps, recipientIds, activity, idempotencyKey) };
         }),
         // 10,000 recipients are 100 bulk calls at 2 per second: longer than a request timeout.
         timeout: 0,
@@ -154,6 +164,9 @@ export function createM365Service(config: M365Config = loadM365Config()): molecu
     },
     methods: {
       ...botCardMethods,
+      sqlExecute(this: M365This) {
+        return (sql: string, params: unknown[]) => this.em().getConnection().execute(sql, params);
+      },
       /** Built on first use, so the suite starts without a tenant connection (actions then answer 503). */
       graphApi(this: M365This): GraphApi {
         if (this.graph) return this.graph;
@@ -182,6 +195,9 @@ export function createM365Service(config: M365Config = loadM365Config()): molecu
           .sweepIdleScopes()
           .then((removed) => removed > 0 && this.logger.debug("Idle budget buckets removed", { removed }))
           .catch((error: Error) => this.logger.warn("Budget sweep failed", { error: error.message }));
+        sweepFeedSends(this.sqlExecute(), this.database.schema).catch((error: Error) =>
+          this.logger.warn("Feed record sweep failed", { error: error.message }),
+        );
       }, BUDGET_SWEEP_MS);
       this.sweepTimer.unref();
     },

@@ -8,7 +8,7 @@ import { failure, send } from "./graph-operations.ts";
 /** Graph allows 100 recipients per bulk activity notification. */
 export const BULK_RECIPIENTS = 100;
 /** Bulk calls in flight at once: enough to keep the budget (not the round trip) the limit. */
-const BULK_PARALLELISM = 4;
+export const BULK_PARALLELISM = 4;
 
 export async function sendMail(
   graph: GraphApi,
@@ -93,7 +93,7 @@ export async function sendActivityNotifications(
   return unique.map((userId) => results.get(userId)!);
 }
 
-async function sendBulk(graph: GraphApi, userIds: string[], activity: Activity): Promise<void> {
+export async function sendBulk(graph: GraphApi, userIds: string[], activity: Activity): Promise<void> {
   const response = await send(() =>
     graph.client
       .api("/teamwork/sendActivityNotificationToRecipients")

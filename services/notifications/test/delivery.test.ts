@@ -78,6 +78,13 @@ const statusOf = (requestId: string) =>
 test.serial("fan-out to 10,000 people: each gets exactly one, near the floor set by the bulk limit", async (t) => {
   const recipients = users().slice(0, 10_000);
   for (const id of recipients) emulator.control.installApp(id);
+  // The app rolled out by an admin's setup policy: Teams' install events reached the bot, so m365 knows.
+  await query(
+    env.env.DATABASE_URL!,
+    `insert into m365.teams_app_installation (user_id, source, confirmed_at)
+     select u, 'bot', now() from unnest($1::uuid[]) as u on conflict do nothing`,
+    [recipients],
+  );
   const started = Date.now();
   const accepted = (await broker.call("notifications.notify", {
     audience: { userIds: recipients },
@@ -118,6 +125,34 @@ test.serial("fan-out to 10,000 people: each gets exactly one, near the floor set
   t.deepEqual(again, { requestId: accepted.requestId, accepted: 0, suppressed: 500 });
   await new Promise((r) => setTimeout(r, 500));
   t.is(emulator.control.activities(recipients[0]!).length, 1);
+});
+
+test.serial("someone without the Teams app: installed through Graph first, so the feed reaches them", async (t) => {
+  const person = users()[10_035]!;
+  t.deepEqual(emulator.control.tenant.teamwork.installedFor(person), []);
+  const { requestId } = (await broker.call("notifications.notify", {
+    audience: { userIds: [person] },
+    templateId: "announcement",
+    data: { title: "Canteen closed on Monday", body: "Food trucks outside." },
+    priority: "urgent",
+    dedupeKey: "canteen-closed-no-app",
+  })) as { requestId: string };
+  await waitFor(
+    "sent",
+    () => statusOf(requestId),
+    (s) => s.counts.sent === 1,
+    30_000,
+  );
+  t.deepEqual(
+    emulator.control.tenant.teamwork.installedFor(person).map((i) => i.teamsAppId),
+    [emulator.control.teamsApp().id],
+  );
+  t.is(emulator.control.activities(person).length, 1);
+  t.deepEqual(
+    emulator.control.tenant.teamwork.undelivered.filter((u) => u.recipientId === person),
+    [],
+    "Graph dropped nothing",
+  );
 });
 
 test.serial("quiet hours defer until they end; low priority gathers into one daily digest", async (t) => {

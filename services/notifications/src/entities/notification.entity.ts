@@ -46,6 +46,8 @@ export const Delivery = defineEntity({
     attempts: p.integer().default(0),
     nextAttemptAt: p.datetime().nullable(),
     claimedUntil: p.datetime().nullable(),
+    /** m365 idempotency key of the feed call this row goes out in: the claim's id and the chunk number. */
+    feedCall: p.string().length(200).nullable(),
     digest: p.boolean().default(false),
     sentAt: p.datetime().nullable(),
     createdAt: p.datetime(),
