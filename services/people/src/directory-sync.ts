@@ -1,7 +1,7 @@
 // Directory sync from Microsoft 365 as a durable job: claimed with a lease (several replicas, one runner), every
 // page committed with its progress and resume point, so a crash resumes from the last committed page.
 import type { TDirectoryChange, TSyncRun } from "@hearth/contracts";
-import type { DatabaseThis } from "@hearth/platform";
+import { configOf, type DatabaseThis } from "@hearth/platform";
 import type { EntityManager } from "@mikro-orm/core";
 import {
   type ApplyContext,
@@ -200,6 +200,8 @@ type DirectoryPage = { changes: TDirectoryChange[]; nextLink?: string; deltaLink
 
 /** Pages read ahead of the one being stored: reading is sequential (each page names the next), storing is not. */
 const READ_AHEAD = 3;
+/** Page transactions at once on PostgreSQL (measured on 2 cores: 2 stores 100,000 people ~1.5x faster than 1; 3 no faster). */
+const STORE_IN_PARALLEL = 2;
 
 async function syncPages(service: PeopleThis, owner: string, run: RunRow): Promise<TSyncRun> {
   const tenantId = service.settings.tenantId;
@@ -235,6 +237,12 @@ async function syncPages(service: PeopleThis, owner: string, run: RunRow): Promi
       },
     );
   };
+  // Pages with no one in common are stored by up to STORE_IN_PARALLEL transactions at once (PostgreSQL works on one
+  // while this process prepares the next); each commits only after the page before it, so the resume point (the
+  // nextLink of the last committed page) never skips an uncommitted one. PGlite has one connection: one at a time.
+  const parallel = configOf(service.broker).database.kind === "embedded" ? 1 : STORE_IN_PARALLEL;
+  let inFlight: Array<{ ids: Set<string>; stored: Promise<RunRow | undefined> }> = [];
+  let previous: Promise<unknown> = Promise.resolve();
   service.storingPages = true;
   try {
     for (;;) {
@@ -245,6 +253,8 @@ async function syncPages(service: PeopleThis, owner: string, run: RunRow): Promi
       pump();
       if (result.resyncRequired) {
         if (!link) throw new Error("m365 asked for a resync of a read that started without a link");
+        await Promise.all(inFlight.map((f) => f.stored));
+        inFlight = [];
         // The delta token expired (410): read everything again; whoever is not seen has left.
         await service.transaction(async (em) => {
           await fence(service, em, owner);
@@ -256,14 +266,26 @@ async function syncPages(service: PeopleThis, owner: string, run: RunRow): Promi
         toRead = { link: undefined };
         continue;
       }
-      const done = await storePage(service, owner, run, kind, result);
-      if (done) return runView(done);
-      await refreshStatisticsWhenGrown(service, result.changes.length);
+      const ids = new Set(result.changes.map((c) => (c.kind === "upsert" ? c.user.id : c.id)));
+      while (inFlight.length >= parallel || inFlight.some((f) => [...ids].some((id) => f.ids.has(id)))) {
+        await inFlight.shift()!.stored;
+      }
+      const stored = storePage(service, owner, run, kind, result, previous);
+      // Awaited below or by the page after it; a failure fails the run there.
+      stored.catch(() => undefined);
+      previous = stored;
+      inFlight.push({ ids, stored });
+      if (result.deltaLink) {
+        const done = await stored;
+        if (!done) throw new Error("the last page did not complete the run");
+        return runView(done);
+      }
       if (!result.nextLink) throw new Error("m365 returned a delta page with neither nextLink nor deltaLink");
       link = result.nextLink;
     }
   } finally {
     stopped = true;
+    await Promise.allSettled(inFlight.map((f) => f.stored));
     service.storingPages = false;
     service.mailboxReader?.wake();
   }
@@ -276,6 +298,8 @@ async function storePage(
   run: RunRow,
   kind: RunRow["kind"],
   result: DirectoryPage,
+  /** The page before this one: this one commits only after it (and not at all if it failed). */
+  before: Promise<unknown>,
 ): Promise<RunRow | undefined> {
   const tenantId = service.settings.tenantId;
   const ctx: ApplyContext = { tenantId, today: today(), source: "graph" };
@@ -284,7 +308,6 @@ async function storePage(
     // No wait for the WAL flush: a commit lost to a database crash loses its resume point with it, and the
     // pages are read again from the one before.
     await sql(em, "set local synchronous_commit = off");
-    await fence(service, em, owner);
     const alreadyDue = new Set<string>();
     const current = await loadEmployees(em, tenantId, ids, true, alreadyDue);
     const counts = { created: 0, updated: 0, left: 0, seen: 0 };
@@ -319,6 +342,9 @@ async function storePage(
       [...upserted].filter((id) => !toSave.has(id)),
       run.id,
     );
+    await before;
+    // Still ours? (Here, not first: the lock on the sync state is then held only while the page commits.)
+    await fence(service, em, owner);
     if (result.deltaLink) {
       if (kind === "full") counts.left += await markUnseenAsLeft(service, em, run.id, ctx);
       counts.left += await applyLeaveDates(service, em, ctx);
@@ -346,18 +372,6 @@ async function storePage(
     );
     return result.deltaLink ? updatedRun : undefined;
   });
-}
-
-// A first sync grows the directory faster than autovacuum re-analyzes it; with statistics that still say "a few
-// rows" the planner stops using the (tenant, object id) index for a page's lookups. Refreshing them each time the
-// directory has doubled costs a handful of ANALYZEs over a whole sync. Per process: a rough count is enough.
-const growth = { since: 0, atLast: 0 };
-async function refreshStatisticsWhenGrown(service: PeopleThis, changes: number) {
-  growth.since += changes;
-  if (growth.since < Math.max(1000, growth.atLast)) return;
-  await sql(service.em(), `analyze ${T}`);
-  growth.atLast += growth.since;
-  growth.since = 0;
 }
 
 /** After a full read: people from Microsoft 365 it did not report are no longer in the directory. */

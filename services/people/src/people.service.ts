@@ -128,6 +128,8 @@ export type PeopleServiceOptions = {
   syncPageSize?: number;
   /** How often this replica looks for mailbox settings left unread (it is also woken by every stored page). */
   mailboxPollMs?: number;
+  /** The directory is vacuumed after this many mailbox settings read in one go (a first sync), and at its end. */
+  mailboxVacuumAfter?: number;
 };
 
 export function createPeopleService(options: PeopleServiceOptions = {}): moleculer.ServiceSchema {
@@ -160,6 +162,7 @@ export function createPeopleService(options: PeopleServiceOptions = {}): molecul
         this,
         options.mailboxPollMs ?? Number(process.env.PEOPLE_MAILBOX_POLL_MS ?? 30_000),
         () => this.storingPages === true,
+        options.mailboxVacuumAfter,
       );
       // Off in tools that run the sync themselves (the CLI), so that a scheduled run does not take the claim first.
       if (

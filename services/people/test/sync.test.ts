@@ -5,6 +5,8 @@ import { FakeDirectory, fakeM365Service } from "./fixtures/fake-m365.ts";
 import { countBy, type Harness, mailboxSettingsSettled, oid, startPeople } from "./helpers.ts";
 
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
+// Each test's people service may hold up to 8 connections (its pool): the tests added last run one at a time
+// (before the others), so that the file stays within PostgreSQL's 100 connections.
 
 function hireTenant(directory: FakeDirectory, count: number) {
   for (let n = 1; n <= count; n++) {
@@ -119,6 +121,35 @@ test("mailbox settings follow the pages: the directory is there at once, events 
   t.deepEqual([...(await h.eventCounts()).values()], Array(rows.length).fill(1));
 });
 
+test.serial(
+  "a bulk read of mailbox settings vacuums the directory as it goes and at its end; every event once",
+  async (t) => {
+    const h = await startPeople(t, { people: { mailboxPollMs: 100, mailboxVacuumAfter: 200 } });
+    hireTenant(h.directory, 450);
+    h.directory.pageSize = 999;
+    t.like(await sync(h), { status: "completed", created: 450 });
+    await h.settled();
+    // 100 people per read, 8 reads at once: vacuumed each time 200 more are settled and at the end if any are left
+    // over since, so at least twice (statistics arrive a moment later).
+    let vacuums = 0;
+    const deadline = Date.now() + 10_000;
+    while (vacuums < 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      [{ vacuums }] = await h.sql<{ vacuums: number }>(
+        "select vacuum_count::int as vacuums from pg_stat_user_tables where schemaname = 'people' and relname = 'employees'",
+      );
+    }
+    t.true(vacuums >= 2, `vacuumed ${vacuums} times`);
+    t.is(
+      (await h.sql("select count(*)::int as n from people.employees where mailbox_due or time_zone is null"))[0].n,
+      0,
+    );
+    const events = await h.eventCounts();
+    t.is(countBy(events, "employee.hired"), 450);
+    t.true([...events.values()].every((n) => n === 1));
+  },
+);
+
 test("a crash between pages resumes from the last committed page: nothing lost, nothing doubled", async (t) => {
   const h = await startPeople(t);
   hireTenant(h.directory, 10); // 4 pages of 3
@@ -139,6 +170,52 @@ test("a crash between pages resumes from the last committed page: nothing lost, 
   // The resume read pages 3 and 4 only.
   t.is(h.directory.pagesRead, 3 + 2);
 });
+
+test.serial(
+  "pages are stored two at a time but commit in order: a person on two pages ends in the later state",
+  async (t) => {
+    const h = await startPeople(t);
+    hireTenant(h.directory, 12); // 4 pages of 3
+    // Person 2 (page 1) reported again on page 3 with a new department, as Graph may within one round.
+    const again = { ...h.directory.users.get(id(2))!, department: "Finance" };
+    const { timeZone: _t, locale: _l, ...user } = again;
+    h.directory.extraOnPage.set(3, [{ kind: "upsert", user }]);
+    t.like(await sync(h), { status: "completed", pages: 4, created: 12, updated: 1 });
+    const rows = await employees(h);
+    t.is(rows.length, 12);
+    t.is(rows.find((r) => r.object_id === id(2))?.department, "Finance");
+    const events = await h.eventCounts();
+    t.is(countBy(events, "employee.hired"), 12);
+    t.true([...events.values()].every((n) => n === 1));
+  },
+);
+
+test.serial(
+  "a page that cannot be stored ends the run there: no later page commits, the resume starts from it",
+  async (t) => {
+    const h = await startPeople(t);
+    hireTenant(h.directory, 12); // 4 pages of 3
+    // Person 5 (page 2) has a country code the directory cannot hold: that page's transaction fails.
+    h.directory.upsert({ id: id(5), country: "DEU" });
+    await t.throwsAsync(sync(h));
+    t.deepEqual(
+      (await employees(h)).map((r) => r.object_id),
+      [id(1), id(2), id(3)],
+      "page 1 only: pages 3 and 4 (read ahead, maybe already written) did not commit",
+    );
+    const status = (await h.broker.call("people.getDirectorySync", {})) as {
+      current: { status: string; pages: number };
+    };
+    t.like(status.current, { status: "interrupted", pages: 1 });
+
+    h.directory.upsert({ id: id(5), country: "DE" });
+    t.like(await sync(h), { kind: "full", status: "completed", pages: 4, seen: 12, created: 12 });
+    t.is((await employees(h)).length, 12);
+    const events = await h.eventCounts();
+    t.is(countBy(events, "employee.hired"), 12);
+    t.true([...events.values()].every((n) => n === 1));
+  },
+);
 
 test("an expired delta token (410) forces a full resync; people it does not see have left", async (t) => {
   const h = await startPeople(t);

