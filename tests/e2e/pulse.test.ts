@@ -131,7 +131,9 @@ test("an invitation reaches the person in Teams, with 'you said, we did'; they a
     ...questions.map((q) => [`q:${q.id}`, q.kind === "comment" ? "More focus time, please" : String(q.min + 1)]),
   ]);
   const answered = await emulator.bot.invokeCardAction(endpoint, { user: userId, verb: "pulse.answer", data });
-  t.regex(JSON.stringify(answered.body), /recorded anonymously/);
+  // The card that answers speaks the Teams client's language (the invoke's locale: the person's in the tenant).
+  const locale = emulator.control.tenant.records.find((r) => r.data.id === userId)?.data.preferredLanguage ?? "en";
+  t.regex(JSON.stringify(answered.body), locale.startsWith("de") ? /anonym gespeichert/ : /recorded anonymously/);
   const [flag] = await sql(`select answered from pulse.invitations where wave_id = $1 and user_id = $2`, [
     second.id,
     userId,

@@ -33,6 +33,8 @@ export const ZCardAction = z.object({
     .regex(/^[a-z][a-zA-Z0-9-]*\.[a-zA-Z][a-zA-Z0-9.]*$/, "a verb like onboarding.completeTask")
     .max(200),
   title: z.string().min(1).max(80),
+  /** The title in other languages (ISO 639-1 code → text); the recipient's language picks one, else `title`. */
+  titles: z.record(z.string().regex(/^[a-z]{2}$/, "a language code like de"), z.string().min(1).max(80)).optional(),
   data: z.record(z.string(), z.unknown()).default({}),
 });
 export type TCardAction = z.infer<typeof ZCardAction>;

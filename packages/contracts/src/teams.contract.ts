@@ -78,6 +78,8 @@ export const ZCardActionParams = z.object({
   /** The card's chat and message, when Teams tells (it does for cards posted by the bot). */
   conversationId: ZConnectorId.optional(),
   activityId: ZConnectorId.optional(),
+  /** The Teams client's locale (the activity's `locale`, e.g. de-DE): the language of the card that answers. */
+  locale: z.string().max(35).optional(),
 });
 export type TCardActionParams = z.infer<typeof ZCardActionParams>;
 

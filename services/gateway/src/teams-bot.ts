@@ -95,6 +95,7 @@ type InboundActivity = {
   recipient?: Account;
   conversation?: { id?: string; tenantId?: string; conversationType?: string };
   channelData?: { tenant?: { id?: string } };
+  locale?: string;
   membersAdded?: Account[];
   value?: unknown;
 };
@@ -127,6 +128,7 @@ export function parseCardAction(
     user: { aadObjectId: activity.from?.aadObjectId, tenantId: actorTenant, name: activity.from?.name },
     conversationId: activity.conversation?.id,
     activityId: activity.replyToId,
+    locale: typeof activity.locale === "string" && activity.locale.length <= 35 ? activity.locale : undefined,
   });
   if (!parsed.success) {
     const fields = parsed.error.issues.map((i) => i.path.join(".")).join(", ");

@@ -10,6 +10,7 @@ import test from "ava";
 import { generateKeyPair } from "jose";
 import type moleculer from "moleculer";
 import { createGatewayService } from "../src/gateway.service.ts";
+import { parseCardAction } from "../src/teams-bot.ts";
 import { createReferencesStub, createTasksService, taskCard } from "./fixtures/tasks/tasks.service.ts";
 
 let emulator: GraphEmulator;
@@ -170,3 +171,20 @@ test.serial(
     t.is((await fetch(`${base}/api/v1/me`, { headers: { authorization: `Bearer ${botToken}` } })).status, 401);
   },
 );
+
+test("an Action.Execute carries the Teams client's locale to the owning service (its card answers in that language)", (t) => {
+  const activity = {
+    type: "invoke",
+    name: "adaptiveCard/action",
+    from: { id: "29:1", aadObjectId: person().id, name: "Ana" },
+    conversation: { id: "a:1xyz", tenantId: emulator.tenantId },
+    channelData: { tenant: { id: emulator.tenantId } },
+    locale: "de-DE",
+    value: { action: { type: "Action.Execute", verb: "pulse.showSurvey", data: { waveId: "w1" } } },
+  };
+  const parsed = parseCardAction(activity, emulator.tenantId);
+  t.true(parsed.ok);
+  t.is(parsed.ok && parsed.params.locale, "de-DE");
+  const noLocale = parseCardAction({ ...activity, locale: undefined }, emulator.tenantId);
+  t.is(noLocale.ok && noLocale.params.locale, undefined);
+});

@@ -84,10 +84,15 @@ test("language: preferred language with fallback to English", (t) => {
 });
 
 test("pulse invitation: Action.Execute pulse.showSurvey, the anonymity promise and the wave's 'you said, we did'", (t) => {
-  const action = { verb: "pulse.showSurvey", title: "Answer the pulse", data: { waveId: "w1" } };
-  for (const [language, heading, closes] of [
-    ["en", "You said, we did", "Thursday, December 10, 2026"],
-    ["de", "Ihr habt gesagt, wir haben gehandelt", "Donnerstag, 10. Dezember 2026"],
+  const action = {
+    verb: "pulse.showSurvey",
+    title: "Answer the pulse",
+    titles: { de: "Zum Pulse" },
+    data: { waveId: "w1" },
+  };
+  for (const [language, heading, closes, button] of [
+    ["en", "You said, we did", "Thursday, December 10, 2026", "Answer the pulse"],
+    ["de", "Ihr habt gesagt, wir haben gehandelt", "Donnerstag, 10. Dezember 2026", "Zum Pulse"],
   ] as const) {
     // Pacific/Kiritimati is UTC+14: the closing day must still read 10 December (a day, not an instant).
     const r = store.render(
@@ -98,7 +103,7 @@ test("pulse invitation: Action.Execute pulse.showSurvey, the anonymity promise a
     );
     t.deepEqual(parseWarnings(r.card).warnings, []);
     t.deepEqual(r.card.actions, [
-      { type: "Action.Execute", title: "Answer the pulse", verb: "pulse.showSurvey", data: { waveId: "w1" } },
+      { type: "Action.Execute", title: button, verb: "pulse.showSurvey", data: { waveId: "w1" } },
     ]);
     const card = JSON.stringify(r.card);
     t.true(card.includes(heading), language);

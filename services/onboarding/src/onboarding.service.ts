@@ -873,8 +873,18 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
               journeyId: m.journeyId,
             },
             actions: [
-              { verb: "onboarding.acceptBuddy", title: "Accept", data: { journeyId: m.journeyId } },
-              { verb: "onboarding.declineBuddy", title: "Decline", data: { journeyId: m.journeyId } },
+              {
+                verb: "onboarding.acceptBuddy",
+                title: "Accept",
+                titles: { de: "Annehmen" },
+                data: { journeyId: m.journeyId },
+              },
+              {
+                verb: "onboarding.declineBuddy",
+                title: "Decline",
+                titles: { de: "Ablehnen" },
+                data: { journeyId: m.journeyId },
+              },
             ],
             source: "onboarding",
             priority: "high",
@@ -957,7 +967,14 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
                 actions:
                   kind === "escalated" || !t.requires_confirmation
                     ? undefined
-                    : [{ verb: "onboarding.completeTask", title: "Mark as done", data: { taskId: t.id } }],
+                    : [
+                        {
+                          verb: "onboarding.completeTask",
+                          title: "Mark as done",
+                          titles: { de: "Erledigt" },
+                          data: { taskId: t.id },
+                        },
+                      ],
                 source: "onboarding",
                 priority: kind === "due" ? "normal" : "high",
                 dedupeKey: `onboarding:task:${t.id}:${kind}`,

@@ -281,19 +281,49 @@ async function flushBuffered(service: PulseThis, waveId: string) {
   }
 }
 
-function surveyCard(wave: WaveRow, questions: QuestionRow[], minGroupSize: number, note?: string) {
+// The cards this service answers Teams with, in the language of the person's Teams client (the invoke's locale);
+// the cards sent through notifications are the templates there. Question texts are HR's, as written.
+const CARD_TEXT = {
+  en: {
+    heading: "Pulse",
+    anonymous: (n: number) =>
+      `Anonymous: your answers are stored without your name, dated by day only, and shown only for groups of ${n} or more.`,
+    send: "Send anonymously",
+    gone: "This pulse no longer exists.",
+    unknown: (verb: string) => `Unknown pulse action ${verb}.`,
+    empty: "Answer at least one question.",
+    thanks: "Thank you. Your answers were recorded anonymously.",
+  },
+  de: {
+    heading: "Pulse",
+    anonymous: (n: number) =>
+      `Anonym: Ihre Antworten werden ohne Ihren Namen gespeichert, nur mit dem Tag datiert und nur für Gruppen ab ${n} Personen gezeigt.`,
+    send: "Anonym senden",
+    gone: "Diesen Pulse gibt es nicht mehr.",
+    unknown: (verb: string) => `Unbekannte Pulse-Aktion ${verb}.`,
+    empty: "Beantworten Sie mindestens eine Frage.",
+    thanks: "Danke. Ihre Antworten wurden anonym gespeichert.",
+  },
+};
+type CardText = (typeof CARD_TEXT)["en"];
+const cardText = (locale: string | undefined): CardText =>
+  locale?.toLowerCase().startsWith("de") ? CARD_TEXT.de : CARD_TEXT.en;
+/** The invitation's button, in every language the templates have. */
+const SHOW_SURVEY_TITLES = { title: "Answer the pulse", titles: { de: "Zum Pulse" } };
+
+function surveyCard(wave: WaveRow, questions: QuestionRow[], minGroupSize: number, text: CardText, note?: string) {
   return {
     type: "AdaptiveCard" as const,
     $schema: "http://adaptivecards.io/schemas/adaptive-card.json",
     version: "1.5",
     body: [
-      { type: "TextBlock", text: "Pulse", weight: "Bolder", size: "Medium" },
+      { type: "TextBlock", text: text.heading, weight: "Bolder", size: "Medium" },
       ...(note ? [{ type: "TextBlock", text: note, wrap: true, color: "Attention" }] : []),
       {
         type: "TextBlock",
         wrap: true,
         isSubtle: true,
-        text: `Anonymous: your answers are stored without your name, dated by day only, and shown only for groups of ${minGroupSize} or more.`,
+        text: text.anonymous(minGroupSize),
       },
       ...questions.map((q) =>
         q.kind === "comment"
@@ -310,7 +340,7 @@ function surveyCard(wave: WaveRow, questions: QuestionRow[], minGroupSize: numbe
             },
       ),
     ],
-    actions: [{ type: "Action.Execute", verb: "pulse.answer", title: "Send anonymously", data: { waveId: wave.id } }],
+    actions: [{ type: "Action.Execute", verb: "pulse.answer", title: text.send, data: { waveId: wave.id } }],
   };
 }
 
@@ -466,7 +496,7 @@ export function createPulseService(options: PulseServiceOptions = {}): moleculer
               dedupeKey: `pulse:${waveId}:invite`,
               kind: "feedbackRequest",
               source: "pulse",
-              actions: [{ verb: "pulse.showSurvey", title: "Answer the pulse", data: { waveId } }],
+              actions: [{ verb: "pulse.showSurvey", ...SHOW_SURVEY_TITLES, data: { waveId } }],
             });
           }
           await sql(
@@ -576,13 +606,14 @@ export function createPulseService(options: PulseServiceOptions = {}): moleculer
 
       handleCardAction: action(handleCardAction, async function (this: PulseThis, ctx) {
         const { verb, data, user } = ctx.params;
+        const text = cardText(ctx.params.locale);
         const waveId = typeof data.waveId === "string" ? data.waveId : "";
         const wave = await loadWave(this.em(), waveId).catch(() => null);
-        if (!wave) return { card: messageCard("This pulse no longer exists.") };
+        if (!wave) return { card: messageCard(text.gone) };
         const programme = (await loadProgramme(this.em(), wave.programme_id))!;
         const questions = await waveQuestions(this.em(), wave);
-        if (verb === "pulse.showSurvey") return { card: surveyCard(wave, questions, programme.min_group_size) };
-        if (verb !== "pulse.answer") return { card: messageCard(`Unknown pulse action ${verb}.`) };
+        if (verb === "pulse.showSurvey") return { card: surveyCard(wave, questions, programme.min_group_size, text) };
+        if (verb !== "pulse.answer") return { card: messageCard(text.unknown(verb)) };
         const answers: SubmittedAnswer[] = [];
         for (const q of questions) {
           const raw = data[`q:${q.id}`];
@@ -591,15 +622,15 @@ export function createPulseService(options: PulseServiceOptions = {}): moleculer
           else answers.push({ questionId: q.id, value: Number(raw) });
         }
         if (answers.length === 0) {
-          return { card: surveyCard(wave, questions, programme.min_group_size, "Answer at least one question.") };
+          return { card: surveyCard(wave, questions, programme.min_group_size, text, text.empty) };
         }
         try {
           await submit(this, user.aadObjectId, waveId, answers);
-          return { card: messageCard("Thank you. Your answers were recorded anonymously.") };
+          return { card: messageCard(text.thanks) };
         } catch (error) {
           const e = error as { code?: number; message: string };
           if (e.code === 409 || e.code === 403) return { card: messageCard(e.message) };
-          if (e.code === 422) return { card: surveyCard(wave, questions, programme.min_group_size, e.message) };
+          if (e.code === 422) return { card: surveyCard(wave, questions, programme.min_group_size, text, e.message) };
           throw error;
         }
       }),
@@ -853,7 +884,7 @@ export function createPulseService(options: PulseServiceOptions = {}): moleculer
           priority: "low",
           dedupeKey: `pulse:${wave.id}:remind:${day}`,
           source: "pulse",
-          actions: [{ verb: "pulse.showSurvey", title: "Answer the pulse", data: { waveId: wave.id } }],
+          actions: [{ verb: "pulse.showSurvey", ...SHOW_SURVEY_TITLES, data: { waveId: wave.id } }],
         });
         await sql(
           this.em(),

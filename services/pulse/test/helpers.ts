@@ -51,7 +51,7 @@ export function fakePeopleService(people: FakePerson[]): moleculer.ServiceSchema
   };
 }
 
-export type Sent = { templateId: string; userIds: string[]; kind?: string; dedupeKey: string };
+export type Sent = { templateId: string; userIds: string[]; kind?: string; dedupeKey: string; actions?: unknown[] };
 
 /** Notifications as its contract promises: records what was sent; the governor refuses people in `overCap`. */
 export function fakeNotificationsService(sent: Sent[], overCap: Set<string> = new Set()): moleculer.ServiceSchema {
@@ -66,6 +66,7 @@ export function fakeNotificationsService(sent: Sent[], overCap: Set<string> = ne
             userIds: ctx.params.audience.userIds,
             kind: ctx.params.kind,
             dedupeKey: ctx.params.dedupeKey,
+            actions: ctx.params.actions,
           });
           return { requestId: crypto.randomUUID(), accepted: ctx.params.audience.userIds.length, suppressed: 0 };
         },

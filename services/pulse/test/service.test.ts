@@ -1,6 +1,8 @@
 // The pulse service against a real PostgreSQL schema, through the gateway: storage by construction, one answer
 // per invitee, 4xx that name the problem, reminders only to non-responders, results under disclosure control.
+import { ZCardAction } from "@hearth/contracts";
 import test from "ava";
+import { z } from "zod";
 import { type FakePerson, oid, startPulse } from "./helpers.ts";
 
 const HR = "hr@contoso.test";
@@ -242,4 +244,36 @@ test("a new-hire programme invites those whose day 30 or 90 has come, from emplo
   const [invitation] = await h.sql(`select user_id, tenure_band from pulse.invitations`);
   t.is(invitation.user_id, oid("eng10@contoso.test"));
   t.is(invitation.tenure_band, "<6m");
+});
+
+test("the Teams survey card speaks the language of the person's Teams client; the invitation's button too", async (t) => {
+  const { h, waveId, questions } = await openedWave(t);
+  const user = { aadObjectId: oid("eng3@contoso.test"), tenantId: "00000000-0000-4000-8000-000000000000" };
+  const show = (locale?: string) =>
+    h.broker.call("pulse.handleCardAction", {
+      verb: "pulse.showSurvey",
+      data: { waveId },
+      user,
+      ...(locale ? { locale } : {}),
+    }) as Promise<{ card: { body: Array<{ text?: string; id?: string }>; actions: Array<{ title: string }> } }>;
+  const de = (await show("de-DE")).card;
+  t.is(de.actions[0]!.title, "Anonym senden");
+  t.regex(JSON.stringify(de.body), /Anonym: Ihre Antworten werden ohne Ihren Namen gespeichert/);
+  t.is(de.body.filter((b) => b.id?.startsWith("q:")).length, questions.length);
+  for (const locale of [undefined, "en-GB", "fr-FR"]) {
+    t.is((await show(locale)).card.actions[0]!.title, "Send anonymously", String(locale));
+  }
+  const nothing = (await h.broker.call("pulse.handleCardAction", {
+    verb: "pulse.answer",
+    data: { waveId },
+    user,
+    locale: "de-AT",
+  })) as { card: unknown };
+  t.regex(JSON.stringify(nothing.card), /Beantworten Sie mindestens eine Frage/);
+  // The invitation's button in German too, valid by the notifications contract.
+  const invitation = h.sent.find((s) => s.templateId === "pulse.invitation")!;
+  const actions = z.array(ZCardAction).parse(invitation.actions);
+  t.deepEqual(actions, [
+    { verb: "pulse.showSurvey", title: "Answer the pulse", titles: { de: "Zum Pulse" }, data: { waveId } },
+  ]);
 });

@@ -128,7 +128,12 @@ export class TemplateStore {
       const existing = Array.isArray(card.actions) ? card.actions : [];
       card.actions = [
         ...existing,
-        ...actions.map((a) => ({ type: "Action.Execute", title: a.title, verb: a.verb, data: a.data })),
+        ...actions.map((a) => ({
+          type: "Action.Execute",
+          title: a.titles?.[recipient.language] ?? a.title,
+          verb: a.verb,
+          data: a.data,
+        })),
       ];
     }
     const feed = parts["feed.hbs"](context).trim().replace(/\s+/g, " ");
