@@ -163,7 +163,8 @@ export async function run(args: string[]) {
     );
     // The second stage, reported apart: everyone's mailbox settings (one Graph request per person, in $batches
     // within the Outlook limits), with the held employee.hired events going out as they are read.
-    await mailboxSettingsRead(env.database!.url);
+    // Looked at every 250 ms: counting 100,000 rows every 20 ms competes with what is measured (39.4 s, 33.8 s after).
+    await mailboxSettingsRead(env.database!.url, 250);
     const mailboxSeconds = (performance.now() - started) / 1000;
     console.log(
       `hearth mailbox settings of all ${raw.users} people read ${mailboxSeconds.toFixed(1)} s after the sync started ` +
@@ -233,11 +234,11 @@ export async function run(args: string[]) {
   }
 }
 
-async function mailboxSettingsRead(databaseUrl: string) {
+async function mailboxSettingsRead(databaseUrl: string, everyMs = 20) {
   for (;;) {
     const [row] = await query(databaseUrl, "select count(*)::int as n from people.employees where mailbox_due");
     if (row?.n === 0) return;
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
