@@ -1,0 +1,15 @@
+import { Migration } from '@mikro-orm/migrations';
+
+export class Migration20261123065621_outbox_unpublished_index extends Migration {
+
+  override name = 'Migration20261123065621_outbox_unpublished_index';
+
+  override up(): void | Promise<void> {
+    this.addSql(`create index "outbox_unpublished_idx" on "onboarding"."outbox" ("created_at") where published_at is null;`);
+  }
+
+  override down(): void | Promise<void> {
+    this.addSql(`drop index "onboarding"."outbox_unpublished_idx";`);
+  }
+
+}
