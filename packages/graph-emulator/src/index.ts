@@ -23,4 +23,4 @@ export { OFFICES } from "./tenant/reference-data.ts";
 export { DEFAULT_PERMISSIONS, type SeedOptions, seedTenant } from "./tenant/seed.ts";
 export type { CatalogApp, DeliveredActivity, SentMessage } from "./tenant/teamwork.ts";
 export { type Mailbox, Tenant, type UserChanges, type UserData } from "./tenant/tenant.ts";
-export { MICROSOFT_LIMITS, type ThrottlingLimits, type ThrottlingOptions } from "./throttling.ts";
+export { MICROSOFT_LIMITS, Throttler, type ThrottlingLimits, type ThrottlingOptions } from "./throttling.ts";

@@ -265,8 +265,12 @@ export class BudgetStore {
   /**
    * Graph said 429 (or 503) with this Retry-After: nobody draws on the class until it has passed. A debt (an open
    * reservation) is kept, so the first grant after the pause comes after it.
+   *
+   * `heldMs`: the throttled request keeps its grant and is sent again when the pause ends; it was granted that long
+   * before now. The bucket's clock then moves by heldMs + ms (the refill of that time is not credited), which is what
+   * it would be had the grant been made at the retry: the next grants keep their distance from the retry.
    */
-  async pause(limitClass: LimitClass, ms: number, scope = ""): Promise<void> {
+  async pause(limitClass: LimitClass, ms: number, scope = "", heldMs = 0): Promise<void> {
     await this.ensure(limitClass, scope);
     const key = `${limitClass}\u0000${scope}`;
     this.localPauses.set(key, Math.max(this.localPauses.get(key) ?? 0, performance.now() + ms));
@@ -274,10 +278,10 @@ export class BudgetStore {
     await this.execute(
       `update ${this.table}
        set paused_until = greatest(coalesce(paused_until, clock_timestamp()), clock_timestamp() + make_interval(secs => ?)),
-           tokens = least(${available}, 0),
+           tokens = least(${available}, 0) - refill_per_second * ?,
            refilled_at = greatest(refilled_at, clock_timestamp() + make_interval(secs => ?))
        where tenant = ? and limit_class = ? and scope = ?`,
-      [ms / 1000, ms / 1000, this.tenant, limitClass, scope],
+      [ms / 1000, Math.max(0, heldMs) / 1000, ms / 1000, this.tenant, limitClass, scope],
     );
     this.observer.paused?.(limitClass, ms);
   }

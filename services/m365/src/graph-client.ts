@@ -122,8 +122,16 @@ export class BudgetRetryMiddleware implements Middleware {
     const method = (context.options?.method ?? "GET").toUpperCase();
     const charge = chargeFor(method, url.pathname);
     const label = charge?.limitClass ?? "none";
+    // A throttled request keeps its grant: Graph did not count it, and its retry goes when Retry-After has passed
+    // (the moment Graph's window admits it), not behind every request granted meanwhile. The class's clock moves by
+    // the time from the grant to that retry (see BudgetStore.pause), so what is granted next keeps its distance
+    // from the retry as it would have from the first send. Taking a new grant instead cost a whole slot per 429.
+    let grantedAt: number | undefined;
     for (let attempt = 1; ; attempt++) {
-      if (charge) await this.budgets.take(charge.limitClass, charge.cost, charge.scope);
+      if (charge && grantedAt === undefined) {
+        await this.budgets.take(charge.limitClass, charge.cost, charge.scope);
+        grantedAt = performance.now();
+      }
       this.metrics?.request(label);
       try {
         await this.next!.execute(context);
@@ -135,8 +143,17 @@ export class BudgetRetryMiddleware implements Middleware {
       this.metrics?.throttled(label, response.status);
       const wait = retryAfterMs(response.headers.get("Retry-After")) ?? backoffMs(attempt);
       await response.body?.cancel().catch(() => undefined);
-      if (charge && response.status === 429) await this.budgets.pause(charge.limitClass, wait, charge.scope);
-      else await sleep(wait);
+      if (charge && response.status === 429) {
+        const heldMs = performance.now() - (grantedAt ?? performance.now());
+        const until = performance.now() + wait;
+        await this.budgets.pause(charge.limitClass, wait, charge.scope, heldMs);
+        await sleep(Math.max(0, until - performance.now()));
+        grantedAt = performance.now();
+      } else {
+        // Not a throttle of the class (503/504): the retry draws on the budget again.
+        grantedAt = undefined;
+        await sleep(wait);
+      }
     }
   }
 }

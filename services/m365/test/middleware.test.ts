@@ -80,9 +80,42 @@ test("a 429 is retried after its Retry-After, the class is paused meanwhile, and
   t.is(h.count(METRIC.requests, { class: "identityRead" })?.value, 2);
   t.is(h.count(METRIC.throttled, { class: "identityRead", status: "429" })?.value, 1);
   t.is(h.count(METRIC.pauses, { class: "identityRead" })?.value, 1);
-  t.is(h.count(METRIC.wait, { class: "identityRead" })?.count, 2, "each take's wait is observed");
-  // The retry waited out the pause in its budget take (measured from after the pause was recorded).
-  t.true((h.count(METRIC.waitTotal, { class: "identityRead" })?.value ?? 0) >= 300);
+  // The retry keeps its grant (Graph did not count the throttled request): one take, not two.
+  t.is(h.count(METRIC.wait, { class: "identityRead" })?.count, 1, "one budget take for the request and its retry");
+});
+
+test("a throttled request keeps its grant, and the class's limit still holds over the sends Graph admits", async (t) => {
+  // The bulk feed's 2 calls per second at 90 %: grants 556 ms apart. The first call is throttled for 300 ms while
+  // the second already holds the next slot.
+  const h = await harness(t, [throttled("0.3")]);
+  const shapes = { teamsBulkActivity: { capacity: 1, refillPerSecond: 1.8 } };
+  const budgets = new BudgetStore({ tenant: `keep-${Math.random()}`, execute: h.db.execute, shapes });
+  const middleware = new BudgetRetryMiddleware(budgets, 4);
+  middleware.setNext(h.stub);
+  const send = async () => {
+    const context: Context = {
+      request: "https://graph.example/v1.0/teamwork/sendActivityNotificationToRecipients",
+      options: { method: "POST" },
+    };
+    await middleware.execute(context);
+    return context.response!;
+  };
+  const calls = [send()];
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    calls.push(send());
+  }
+  for (const response of await Promise.all(calls)) t.is(response.status, 200);
+  t.is(h.stub.seen.length, 5);
+  const [throttledAt, ...admitted] = h.stub.seen.map((s) => s.at);
+  const retriedAt = Math.min(...admitted);
+  t.true(retriedAt - throttledAt! >= 295, "the retry waited the full Retry-After");
+  t.true(retriedAt - throttledAt! < 450, "the retry did not wait for a new grant");
+  // Graph's limit (2 in any second) over the four admitted sends: any three of them span more than a second.
+  admitted.sort((a, b) => a - b);
+  for (let i = 0; i + 2 < admitted.length; i++) {
+    t.true(admitted[i + 2]! - admitted[i]! >= 1000, `three sends in ${Math.round(admitted[i + 2]! - admitted[i]!)} ms`);
+  }
 });
 
 test("a 503 without Retry-After backs off and retries without pausing the class", async (t) => {
