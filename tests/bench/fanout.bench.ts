@@ -8,7 +8,8 @@
 // scale 20. Nothing of Hearth's configuration enters it. What Hearth allows itself is printed next to it: m365's
 // budget uses M365_BUDGET_SHARE of the published rate (default 0.9, so at best floor / 0.9, ratio 1.11).
 //
-//   npm run bench -- fanout [recipients=100000] [scale=20]     (SHARE=0.95 … to try another budget share)
+//   npm run bench -- fanout [recipients=100000] [scale=20]     (SHARE=0.95 … to try another budget share;
+//   FIRST_PART=1000: ids in the first notify part, the rest go 20,000 per part)
 import path from "node:path";
 import { m365ClientEnv, startGraphEmulator } from "@hearth/graph-emulator";
 import { REPO_ROOT } from "@hearth/platform";
