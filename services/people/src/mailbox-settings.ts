@@ -20,7 +20,7 @@ const PER_CALL = 100;
 const IN_FLIGHT = 8;
 /** How long a reader holds people before another replica may take them over. */
 const LEASE_MS = 120_000;
-/** After this many people settled in one go (a first sync), the table is vacuumed: see drain(). */
+/** After this many people settled in one go (a first sync), the table is vacuumed: see vacuum(). */
 const VACUUM_AFTER = 10_000;
 
 export type MailboxReader = { wake(): void; stop(): Promise<void>; lastError(): string | null };
@@ -151,7 +151,8 @@ export function startMailboxReader(
   let stopped = false;
   let lastError: string | null = null;
   let settledSinceVacuum = 0;
-  let vacuumed = 0;
+  /** This drain is a bulk read (it vacuumed on the way): it vacuums once more at its end. */
+  let bulk = false;
   // Kept with the sync state, so the status shows it whichever replica answers.
   const reportError = async (message: string | null) => {
     lastError = message;
@@ -173,7 +174,10 @@ export function startMailboxReader(
       await settle(service, claimed, read);
       settledSinceVacuum += claimed.length;
       // This lane vacuums while the others go on (see vacuum()).
-      if (settledSinceVacuum >= vacuumAfter) await vacuum();
+      if (settledSinceVacuum >= vacuumAfter) {
+        bulk = true;
+        await vacuum();
+      }
       if (lastError !== null) await reportError(null);
       return true;
     } catch (error) {
@@ -193,6 +197,7 @@ export function startMailboxReader(
     }
   };
   const drain = async () => {
+    bulk = false;
     do {
       again = false;
       const lanes = Array.from({ length: IN_FLIGHT }, async () => {
@@ -202,17 +207,15 @@ export function startMailboxReader(
       });
       await Promise.all(lanes);
     } while (again && !stopped && !paused() && lastError === null);
-    if (settledSinceVacuum > 0 && !stopped && lastError === null) await vacuum(true);
+    if (bulk && settledSinceVacuum > 0 && !stopped && lastError === null) await vacuum();
   };
   // A bulk read (a first sync) leaves a dead row version per settled person in every index, and the queue's
   // partial index becomes mostly dead entries that each claim walks through: 0.15 s a claim at 100,000 people,
   // the next incremental sync's few people waited seconds. So, as after any bulk load, the table is vacuumed
-  // every `vacuumAfter` people and once at the end, rather than whenever autovacuum comes round.
-  const vacuum = async (atEnd = false) => {
-    if (!atEnd && settledSinceVacuum < vacuumAfter) return;
-    if (atEnd && settledSinceVacuum < vacuumAfter && vacuumed === 0) return; // a small read: nothing to clean
+  // every `vacuumAfter` people and once at the end of such a read, rather than whenever autovacuum comes round;
+  // the small reads of incremental syncs do not vacuum at their end.
+  const vacuum = async () => {
     settledSinceVacuum = 0;
-    vacuumed++;
     const started = performance.now();
     await sql(service.em(), `vacuum (analyze) ${T}`);
     service.logger.info("Vacuumed the directory during a bulk read of mailbox settings", {
