@@ -74,6 +74,20 @@ const asMe = (objectId: string) => ({
 type Status = { counts: Record<string, number>; items: Array<{ status: string; reason: string | null }> };
 const statusOf = (requestId: string) =>
   broker.call("notifications.getStatus", { requestId, limit: 10 }) as Promise<Status>;
+/** Notifies one person and waits until it was sent to them: the request's id and status. */
+async function sendToOne(person: string, request: Record<string, unknown>) {
+  const { requestId } = (await broker.call("notifications.notify", {
+    audience: { userIds: [person] },
+    ...request,
+  })) as { requestId: string };
+  const status = await waitFor(
+    "sent",
+    () => statusOf(requestId),
+    (s) => s.counts.sent === 1,
+    30_000,
+  );
+  return { requestId, status };
+}
 
 test.serial("fan-out to 10,000 people: each gets exactly one, near the floor set by the bulk limit", async (t) => {
   const recipients = users().slice(0, 10_000);
@@ -130,19 +144,12 @@ test.serial("fan-out to 10,000 people: each gets exactly one, near the floor set
 test.serial("someone without the Teams app: installed through Graph first, so the feed reaches them", async (t) => {
   const person = users()[10_035]!;
   t.deepEqual(emulator.control.tenant.teamwork.installedFor(person), []);
-  const { requestId } = (await broker.call("notifications.notify", {
-    audience: { userIds: [person] },
+  await sendToOne(person, {
     templateId: "announcement",
     data: { title: "Canteen closed on Monday", body: "Food trucks outside." },
     priority: "urgent",
     dedupeKey: "canteen-closed-no-app",
-  })) as { requestId: string };
-  await waitFor(
-    "sent",
-    () => statusOf(requestId),
-    (s) => s.counts.sent === 1,
-    30_000,
-  );
+  });
   t.deepEqual(
     emulator.control.tenant.teamwork.installedFor(person).map((i) => i.teamsAppId),
     [emulator.control.teamsApp().id],
@@ -244,20 +251,13 @@ test.serial(
       { channels: { teamsCard: true, activityFeed: true, mail: true } },
       asMe(person),
     );
-    const { requestId } = (await broker.call("notifications.notify", {
-      audience: { userIds: [person] },
+    const { status } = await sendToOne(person, {
       templateId: "onboarding.task-due",
       data: { taskTitle: "Laptop einrichten", dueAt: "2026-12-03T08:00:00Z", description: "Die IT hat ihn bereit." },
       priority: "high",
       dedupeKey: "task-laptop-greta",
       actions: [{ verb: "onboarding.completeTask", title: "Erledigt", data: { taskId: "t-1" } }],
-    })) as { requestId: string };
-    const status = await waitFor(
-      "sent",
-      () => statusOf(requestId),
-      (s) => s.counts.sent === 1,
-      30_000,
-    );
+    });
     t.deepEqual([...(status.items[0] as unknown as { channels: string[] }).channels].sort(), [
       "activityFeed",
       "mail",
@@ -313,19 +313,12 @@ test.serial("employee events keep the person's language and zone: a hire in Vien
     changes: { displayName: "Lena Huber-Maier" },
   });
   emulator.control.installApp(person);
-  const { requestId } = (await broker.call("notifications.notify", {
-    audience: { userIds: [person] },
+  const { requestId } = await sendToOne(person, {
     templateId: "pulse.survey-open",
     data: { surveyTitle: "Dezember-Puls", question: "Wie geht es dir?", closesAt: "2026-12-09T17:00:00Z" },
     priority: "high",
     dedupeKey: "pulse-lena",
-  })) as { requestId: string };
-  await waitFor(
-    "sent",
-    () => statusOf(requestId),
-    (s) => s.counts.sent === 1,
-    30_000,
-  );
+  });
   const [activity] = emulator.control.activities(person) as unknown as Array<Record<string, any>>;
   t.regex(JSON.stringify(activity), /Neue Pulsumfrage: Dezember-Puls \(endet Mittwoch, 9\. Dezember 2026\)/);
   await handle("employee.erased", { tenantId: "7f1c4c3e-5a0b-4d2e-9a51-3c8f2b6d0e11", objectId: person });
