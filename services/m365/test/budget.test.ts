@@ -337,6 +337,9 @@ test("three replicas against a real throttle: every call goes through and no win
     middleware.setNext(graphs[r]!);
     return middleware;
   });
+  // Another client of the same app has just used this window (a script, a replica on an older version): the first
+  // call is refused whatever the timing, so the retry path runs in every run, not only when a late call hits it.
+  for (let i = 0; i < 2; i++) throttler.admit("app", "teamsBulkActivityNotification", "tenant");
   const statuses = await Promise.all(
     middlewares.flatMap((middleware) =>
       Array.from({ length: 8 }, async () => {
@@ -353,7 +356,7 @@ test("three replicas against a real throttle: every call goes through and no win
   const sends = graphs.flatMap((g) => g.sends);
   const throttled = sends.filter((s) => !s.admitted).length;
   t.log(`${sends.length} sends for 24 calls, ${throttled} answered 429`);
-  t.true(throttled >= 1, "the late calls made Graph throttle (the retry path was exercised)");
+  t.true(throttled >= 1, "Graph throttled (the retry path was exercised)");
   t.true(throttled <= 8, `${throttled} 429s: each throttle must not set off more`);
   // What Hearth sent and Graph counted, at the moments Hearth sent it: never 3 inside any 400 ms (a sliding window,
   // stricter than Graph's own). The throttled sends are not counted by Graph; their retries are.
