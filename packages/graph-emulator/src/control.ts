@@ -49,6 +49,8 @@ export type EmulatorControl = {
   respond(eventId: string, address: string, response: "accepted" | "tentativelyAccepted" | "declined"): CalendarEvent;
   events(organizerIdOrUpn: string): CalendarEvent[];
   activities(idOrUpn: string): DeliveredActivity[];
+  /** How many activity-feed notifications have been delivered so far, to anyone. */
+  activityCount(): number;
   /** The next `count` POST /teams are accepted (202) but their operation ends `failed` with this error. */
   failTeamCreations(count?: number, error?: { code: string; message: string }): void;
   /** How long Teams takes to provision a team from now on (emulator seconds, before the time scale; default 3). */
@@ -146,6 +148,7 @@ export function createControl(tenant: Tenant, people: PersonFactory, throttler: 
       const user = tenant.find(organizerIdOrUpn);
       return user ? [...tenant.calendar.eventsOf(user.data.id)] : [];
     },
+    activityCount: () => tenant.teamwork.deliveredCount,
     activities(idOrUpn) {
       const user = tenant.find(idOrUpn);
       return user ? [...(tenant.teamwork.activities.get(user.data.id) ?? [])] : [];

@@ -49,6 +49,8 @@ export class Teamwork {
   readonly installations = new Map<string, Installation[]>();
   /** userId → activity notifications delivered to them */
   readonly activities = new Map<string, DeliveredActivity[]>();
+  /** Every activity delivered so far, to anyone (a benchmark waits on it without asking Hearth). */
+  deliveredCount = 0;
   /** Bulk recipients that got nothing (Graph accepts the call and drops them silently). */
   readonly undelivered: Array<{ recipientId: string; reason: "appNotInstalled" | "unknownUser" }> = [];
 
@@ -96,5 +98,6 @@ export class Teamwork {
     const list = this.activities.get(activity.recipientId) ?? [];
     list.push(activity);
     this.activities.set(activity.recipientId, list);
+    this.deliveredCount++;
   }
 }
