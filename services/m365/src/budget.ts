@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   type BucketShape,
@@ -5,6 +6,7 @@ import {
   LIMIT_CLASSES,
   type LimitClass,
   PUBLISHED_LIMITS,
+  type SendWindow,
 } from "./domain/limit-classes.ts";
 
 /** Runs one SQL statement with `?` placeholders and returns its rows (the ORM's connection, or pg in tests). */
@@ -20,12 +22,29 @@ export type BudgetOptions = {
   tenant: string;
   schema?: string;
   shapes?: Partial<Record<LimitClass, BucketShape>>;
+  /** Classes kept by a window of sends (sendWindow) instead of their bucket; their grants carry a slot to settle. */
+  windows?: Partial<Record<LimitClass, SendWindow>>;
   observer?: BudgetObserver;
   /** Longest single sleep before asking again (a pause may be lifted or the configuration changed). */
   maxSleepMs?: number;
 };
 
-export type Grant = { limitClass: LimitClass; scope: string; cost: number; waitedMs: number; grantedAtMs: number };
+export type Grant = {
+  limitClass: LimitClass;
+  scope: string;
+  cost: number;
+  waitedMs: number;
+  grantedAtMs: number;
+  /** For a window class: the send's place in the window, to be settled with Graph's answer (BudgetStore.settle). */
+  slot?: Slot;
+};
+
+/** One send of a window class: its id in the row's list, the database time of the grant statement, and when
+ * (performance.now()) that statement was sent, so that a local duration can be turned into a database time. */
+export type Slot = { limitClass: LimitClass; scope: string; id: string; statementDbMs: number; askedAt: number };
+
+/** What became of a send: `counted` unless Graph refused it (429), with when it left and when its answer came. */
+export type SlotOutcome = { counted: boolean; sentAt: number; answeredAt: number };
 
 export function defaultShapes(share = 0.9): Record<LimitClass, BucketShape> {
   return Object.fromEntries(LIMIT_CLASSES.map((c) => [c, bucketShape(PUBLISHED_LIMITS[c], share)])) as Record<
@@ -54,6 +73,13 @@ export class BudgetStore {
   private readonly queues = new Map<string, Promise<unknown>>();
   /** Pauses this process asked for (performance.now() when they end): a reservation made before one is given up. */
   private readonly localPauses = new Map<string, number>();
+  private readonly windows: Partial<Record<LimitClass, SendWindow>>;
+  /** Sends of window classes this process has in flight: a taker waiting for one is woken by its settle. */
+  private readonly inFlight = new Map<string, { settled: Promise<void>; resolve: () => void }>();
+  /** Fastest round trip seen per window class (admitted sends): half of it is taken off each answer's time. */
+  private readonly fastestRoundTrip = new Map<LimitClass, number>();
+  /** This process's recent counted sends: the latest local time (performance.now()) Graph can have counted each. */
+  private readonly localBounds = new Map<string, number>();
 
   constructor(options: BudgetOptions) {
     this.execute = options.execute;
@@ -62,6 +88,11 @@ export class BudgetStore {
     this.shapes = { ...defaultShapes(), ...options.shapes };
     this.observer = options.observer ?? {};
     this.maxSleepMs = options.maxSleepMs ?? 5000;
+    this.windows = options.windows ?? {};
+  }
+
+  windowOf(limitClass: LimitClass): SendWindow | undefined {
+    return this.windows[limitClass];
   }
 
   shapeOf(limitClass: LimitClass): BucketShape {
@@ -146,7 +177,13 @@ export class BudgetStore {
     const key = `${limitClass}\u0000${scope}`;
     const started = performance.now();
     const previous = this.queues.get(key) ?? Promise.resolve();
-    const mine = previous.catch(() => undefined).then(() => this.takeNow(limitClass, cost, scope, started, signal));
+    const mine = previous
+      .catch(() => undefined)
+      .then(() =>
+        this.windows[limitClass]
+          ? this.takeSlotNow(limitClass, scope, started, signal)
+          : this.takeNow(limitClass, cost, scope, started, signal),
+      );
     const tail = mine.catch(() => undefined);
     this.queues.set(key, tail);
     tail.then(() => {
@@ -178,6 +215,155 @@ export class BudgetStore {
       // A little jitter so that replicas woken by the same refill do not all ask at the same instant.
       const jitter = Math.random() * Math.min(20, attempt.waitMs * 0.1);
       await sleep(Math.min(this.maxSleepMs, attempt.waitMs + jitter), undefined, { signal });
+    }
+  }
+
+  /**
+   * A window class: the row keeps its last `limit` sends in grant order, each with the time it was granted for
+   * (`at`) and, once answered, the latest database time at which Graph can have counted it (`bound`). A new send is
+   * granted for max(now, the previous grant, the pause, bound of the send `limit` places back + period): any
+   * period then holds at most `limit` arrivals, whatever the latencies were. While that send is still in flight
+   * the taker waits (for its settle, if it is this process's, else asking again every 2 ms). A send never settled
+   * (its replica died) counts as arrived `inFlightLimitMs` after its grant.
+   */
+  private async takeSlotNow(
+    limitClass: LimitClass,
+    scope: string,
+    started: number,
+    signal?: AbortSignal,
+  ): Promise<Grant> {
+    const window = this.windows[limitClass]!;
+    const key = `${limitClass}\u0000${scope}`;
+    await this.ensure(limitClass, scope);
+    const inFlightLimitMs = Math.max(10 * window.periodMs, 1000);
+    for (;;) {
+      signal?.throwIfAborted();
+      const id = randomUUID();
+      const askedAt = performance.now();
+      const rows = await this.execute(
+        `with cur as (
+           select sends, (extract(epoch from clock_timestamp()) * 1000)::float8 as now_ms,
+                  coalesce((extract(epoch from paused_until) * 1000)::float8, 0) as paused_ms
+           from ${this.table} where tenant = ? and limit_class = ? and scope = ? for update),
+         gated as (
+           select cur.*,
+                  case when jsonb_array_length(sends) < ? then null else sends -> (jsonb_array_length(sends) - ?) end as gate
+           from cur),
+         timed as (
+           select gated.*,
+                  case when gate is null then 0
+                       when gate ->> 'bound' is not null then (gate ->> 'bound')::float8 + ?
+                       when (gate ->> 'at')::float8 + ? <= now_ms then (gate ->> 'at')::float8 + ? + ?
+                  end as gate_ms
+           from gated),
+         granted as (select timed.*, greatest(now_ms, paused_ms, gate_ms) as at_ms from timed where gate_ms is not null)
+         update ${this.table} b
+         set sends = (select coalesce(jsonb_agg(e order by o), '[]'::jsonb)
+                      from (select e, o from jsonb_array_elements(granted.sends || jsonb_build_array(jsonb_build_object('id', ?::text, 'at', granted.at_ms)))
+                              with ordinality as x(e, o) order by o desc limit ?) kept)
+         from granted
+         where b.tenant = ? and b.limit_class = ? and b.scope = ?
+         returning granted.at_ms, granted.now_ms, greatest(granted.now_ms, granted.paused_ms) as unpaused_ms,
+                   granted.gate ->> 'id' as gate_id`,
+        [
+          this.tenant,
+          limitClass,
+          scope,
+          window.limit,
+          window.limit,
+          window.periodMs,
+          inFlightLimitMs,
+          inFlightLimitMs,
+          window.periodMs,
+          id,
+          window.limit,
+          this.tenant,
+          limitClass,
+          scope,
+        ],
+      );
+      if (rows.length > 0) {
+        const answered = performance.now();
+        const atMs = Number(rows[0].at_ms);
+        const nowMs = Number(rows[0].now_ms);
+        // The gate is a send of this process: its bound is known on this clock, without the database round trips
+        // that the conversion to the database's clock has to assume (they were 3 ms at the median on a busy node).
+        const localBound = rows[0].gate_id ? this.localBounds.get(String(rows[0].gate_id)) : undefined;
+        const waitMs =
+          localBound === undefined
+            ? atMs - nowMs
+            : Math.max(Number(rows[0].unpaused_ms) - nowMs, localBound + window.periodMs - answered);
+        let resolve = () => {};
+        const settled = new Promise<void>((r) => {
+          resolve = r;
+        });
+        this.inFlight.set(id, { settled, resolve });
+        const slot: Slot = { limitClass, scope, id, statementDbMs: nowMs, askedAt };
+        if (waitMs > 0)
+          await sleep(waitMs, undefined, { signal }).catch(async (error) => {
+            await this.settle(slot, { counted: false, sentAt: 0, answeredAt: 0 });
+            throw error;
+          });
+        // A 429 this process saw while the caller slept pauses the class: the slot is given back.
+        if ((this.localPauses.get(key) ?? 0) > performance.now()) {
+          await this.settle(slot, { counted: false, sentAt: 0, answeredAt: 0 });
+          continue;
+        }
+        const waitedMs = performance.now() - started;
+        this.observer.granted?.(limitClass, 1, waitedMs);
+        return { limitClass, scope, cost: 1, waitedMs, grantedAtMs: atMs, slot };
+      }
+      const [state] = await this.execute(
+        `select sends -> (jsonb_array_length(sends) - ?) ->> 'id' as wait_for,
+                ((sends -> (jsonb_array_length(sends) - ?) ->> 'at')::float8 + ?
+                  - extract(epoch from clock_timestamp()) * 1000)::float8 as expires_ms
+         from ${this.table} where tenant = ? and limit_class = ? and scope = ?`,
+        [window.limit, window.limit, inFlightLimitMs, this.tenant, limitClass, scope],
+      );
+      if (!state) {
+        this.known.delete(key);
+        await this.ensure(limitClass, scope);
+        continue;
+      }
+      const local = state.wait_for ? this.inFlight.get(String(state.wait_for)) : undefined;
+      const expiresMs = Math.max(1, Number(state.expires_ms));
+      if (local) await Promise.race([local.settled, sleep(expiresMs, undefined, { signal })]);
+      else await sleep(Math.min(2, expiresMs), undefined, { signal });
+    }
+  }
+
+  /**
+   * Records what became of a window class's send. Counted: the latest database time Graph can have counted it, its
+   * answer's time less half the fastest round trip seen (one way at its fastest: the answer's way back
+   * takes about that at least, the next request's way there adds its own); the send `limit` places later keeps a period from it. Not counted (a 429, or
+   * never sent): it leaves the window.
+   */
+  async settle(slot: Slot, outcome: SlotOutcome): Promise<void> {
+    try {
+      let bound: number | null = null;
+      if (outcome.counted) {
+        const roundTrip = outcome.answeredAt - outcome.sentAt;
+        const fastest = Math.min(this.fastestRoundTrip.get(slot.limitClass) ?? Infinity, roundTrip);
+        this.fastestRoundTrip.set(slot.limitClass, fastest);
+        // The database's clock at the answer is at most its clock at the grant statement plus the local time since
+        // that statement was sent (the statement ran after it left).
+        const margin = Math.min(fastest / 2, 5);
+        bound = slot.statementDbMs + (outcome.answeredAt - slot.askedAt) - margin;
+        this.localBounds.set(slot.id, outcome.answeredAt - margin);
+        if (this.localBounds.size > 256) this.localBounds.delete(this.localBounds.keys().next().value!);
+      }
+      await this.execute(
+        `update ${this.table}
+         set sends = (select coalesce(jsonb_agg(case when e ->> 'id' = ? then e || jsonb_build_object('bound', ?::float8) else e end
+                                                order by o), '[]'::jsonb)
+                      from jsonb_array_elements(sends) with ordinality as x(e, o)
+                      where ?::boolean or e ->> 'id' <> ?)
+         where tenant = ? and limit_class = ? and scope = ?`,
+        [slot.id, bound, outcome.counted, slot.id, this.tenant, slot.limitClass, slot.scope],
+      );
+    } finally {
+      this.inFlight.get(slot.id)?.resolve();
+      this.inFlight.delete(slot.id);
     }
   }
 

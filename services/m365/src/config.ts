@@ -5,6 +5,8 @@ import {
   LIMIT_CLASSES,
   type LimitClass,
   PUBLISHED_LIMITS,
+  type SendWindow,
+  sendWindow,
 } from "./domain/limit-classes.ts";
 
 const optional = z
@@ -30,6 +32,8 @@ const ZM365Env = z.object({
   M365_GRAPH_SCOPE: optional,
   /** Share of each published limit that Hearth's replicas together may use. */
   M365_BUDGET_SHARE: z.coerce.number().gt(0).max(1).default(0.9),
+  /** Share of the small per-second limits (kept by send windows, see sendWindow) that Hearth may use. */
+  M365_WINDOW_SHARE: z.coerce.number().gt(0).max(1).default(1),
   /** JSON overriding Microsoft's numbers per class, e.g. {"bots":{"limit":30}}. */
   M365_LIMITS: optional,
   /** Attempts per Graph request when it is throttled (429) or unavailable (503/504). */
@@ -46,6 +50,8 @@ export type M365Config = {
   /** Scope of the app token: the Graph resource id + "/.default", not necessarily the URL requests go to. */
   graphScope: string;
   shapes: Record<LimitClass, BucketShape>;
+  /** The classes kept by a window of sends instead of their bucket. */
+  windows: Partial<Record<LimitClass, SendWindow>>;
   maxAttempts: number;
   teamsAppId?: string;
 };
@@ -66,6 +72,11 @@ export function loadM365Config(env: Record<string, string | undefined> = process
   const shapes = Object.fromEntries(
     LIMIT_CLASSES.map((c) => [c, bucketShape({ ...PUBLISHED_LIMITS[c], ...overrides[c] }, e.M365_BUDGET_SHARE)]),
   ) as Record<LimitClass, BucketShape>;
+  const windows: Partial<Record<LimitClass, SendWindow>> = {};
+  for (const c of LIMIT_CLASSES) {
+    const window = sendWindow({ ...PUBLISHED_LIMITS[c], ...overrides[c] }, e.M365_WINDOW_SHARE);
+    if (window) windows[c] = window;
+  }
   return {
     connection:
       given === 3
@@ -75,6 +86,7 @@ export function loadM365Config(env: Record<string, string | undefined> = process
     graphUrl: e.M365_GRAPH_URL.replace(/\/+$/, ""),
     graphScope: e.M365_GRAPH_SCOPE ?? graphScope(e.M365_GRAPH_URL),
     shapes,
+    windows,
     maxAttempts: e.M365_MAX_ATTEMPTS,
     teamsAppId: e.M365_TEAMS_APP_ID,
   };

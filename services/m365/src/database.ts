@@ -23,6 +23,8 @@ export const Budget = defineEntity({
     refilledAt: p.datetime(),
     /** Set from a throttled answer's Retry-After: no replica draws on the bucket before it. */
     pausedUntil: p.datetime().nullable(),
+    /** Window classes only (BudgetStore.takeSlotNow): the last sends, each {id, at, bound?} in database epoch ms. */
+    sends: p.json<Array<{ id: string; at: number; bound?: number | null }>>().default("[]"),
   },
 });
 

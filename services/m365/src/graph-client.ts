@@ -8,7 +8,7 @@ import {
   HTTPMessageHandler,
   type Middleware,
 } from "@microsoft/microsoft-graph-client";
-import type { BudgetStore } from "./budget.ts";
+import type { BudgetStore, Grant } from "./budget.ts";
 import type { M365Config } from "./config.ts";
 import { backoffMs, retryAfterMs, THROTTLED_STATUSES } from "./domain/batch.ts";
 import { chargeFor, type LimitClass } from "./domain/limit-classes.ts";
@@ -51,7 +51,21 @@ export class FreshTokenCredential implements TokenCredential {
     this.minLifetimeMs = minLifetimeMs;
   }
 
-  async getToken(scopes: string | string[], options?: GetTokenOptions) {
+  /** A token request in flight per scope: callers at once share it (the first feed calls asked Entra eight times). */
+  private readonly pending = new Map<string, ReturnType<TokenCredential["getToken"]>>();
+
+  getToken(scopes: string | string[], options?: GetTokenOptions) {
+    if (options?.abortSignal) return this.fetchToken(scopes, options);
+    const key = [scopes].flat().join(" ");
+    let pending = this.pending.get(key);
+    if (!pending) {
+      pending = this.fetchToken(scopes, options).finally(() => this.pending.delete(key));
+      this.pending.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async fetchToken(scopes: string | string[], options?: GetTokenOptions) {
     const token = await this.inner.getToken(scopes, options);
     if (!token || token.expiresOnTimestamp - Date.now() >= this.minLifetimeMs) return token;
     this.inner = this.create();
@@ -126,32 +140,52 @@ export class BudgetRetryMiddleware implements Middleware {
     // (the moment Graph's window admits it), not behind every request granted meanwhile. The class's clock moves by
     // the time from the grant to that retry (see BudgetStore.pause), so what is granted next keeps its distance
     // from the retry as it would have from the first send. Taking a new grant instead cost a whole slot per 429.
-    let grantedAt: number | undefined;
+    let grant: Grant | undefined;
+    let grantedAt = 0;
     for (let attempt = 1; ; attempt++) {
-      if (charge && grantedAt === undefined) {
-        await this.budgets.take(charge.limitClass, charge.cost, charge.scope);
+      if (charge && grant === undefined) {
+        grant = await this.budgets.take(charge.limitClass, charge.cost, charge.scope);
         grantedAt = performance.now();
       }
       this.metrics?.request(label);
+      const sentAt = performance.now();
       try {
         await this.next!.execute(context);
       } catch (error) {
+        // No answer: it may have arrived, so it counts, until now at the latest.
+        if (grant?.slot)
+          await this.budgets.settle(grant.slot, { counted: true, sentAt, answeredAt: performance.now() });
         throw carry(new M365UnreachableError(firstLine(error)));
       }
       const response = context.response!;
+      if (grant?.slot) {
+        // The next send of a window class waits for this one's answer: settle before anything else.
+        await this.budgets.settle(grant.slot, {
+          counted: response.status !== 429,
+          sentAt,
+          answeredAt: performance.now(),
+        });
+      }
       if (!THROTTLED_STATUSES.has(response.status) || attempt >= this.maxAttempts) return;
       this.metrics?.throttled(label, response.status);
       const wait = retryAfterMs(response.headers.get("Retry-After")) ?? backoffMs(attempt);
       await response.body?.cancel().catch(() => undefined);
-      if (charge && response.status === 429) {
-        const heldMs = performance.now() - (grantedAt ?? performance.now());
+      if (charge && response.status === 429 && !grant?.slot) {
+        const heldMs = performance.now() - grantedAt;
         const until = performance.now() + wait;
         await this.budgets.pause(charge.limitClass, wait, charge.scope, heldMs);
         await sleep(Math.max(0, until - performance.now()));
         grantedAt = performance.now();
+      } else if (charge && response.status === 429) {
+        // A window class: the refused send left the window; the class waits out Retry-After and the retry takes
+        // its place in the window again, behind nobody granted before the pause ends.
+        const until = performance.now() + wait;
+        await this.budgets.pause(charge.limitClass, wait, charge.scope);
+        await sleep(Math.max(0, until - performance.now()));
+        grant = undefined;
       } else {
         // Not a throttle of the class (503/504): the retry draws on the budget again.
-        grantedAt = undefined;
+        grant = undefined;
         await sleep(wait);
       }
     }
@@ -160,6 +194,8 @@ export class BudgetRetryMiddleware implements Middleware {
 
 export type GraphApi = {
   client: Client;
+  /** The app's credential (with its token cache), e.g. to fetch the token before the first request needs it. */
+  credential: TokenCredential;
   graphUrl: string;
   budgets: BudgetStore;
   maxAttempts: number;
@@ -183,7 +219,7 @@ export function createGraphApi(
       new HTTPMessageHandler(),
     ],
   });
-  return { client, graphUrl: config.graphUrl, budgets, maxAttempts: config.maxAttempts };
+  return { client, credential, graphUrl: config.graphUrl, budgets, maxAttempts: config.maxAttempts };
 }
 
 function firstLine(error: unknown): string {

@@ -176,6 +176,7 @@ export function createM365Service(config: M365Config = loadM365Config()): molecu
         const budgets = new BudgetStore({
           tenant: connection.tenantId,
           shapes: this.m365.shapes,
+          windows: this.m365.windows,
           execute: (sql, params) => this.em().getConnection().execute(sql, params) as never,
           observer: metrics.budget,
         });
@@ -200,6 +201,15 @@ export function createM365Service(config: M365Config = loadM365Config()): molecu
         );
       }, BUDGET_SWEEP_MS);
       this.sweepTimer.unref();
+      if (this.m365.connection) {
+        // The first request should not wait for Entra ID (a token took 250-500 ms on a busy node): fetched now and
+        // cached; a failure here is only logged, the first request asks again.
+        this.graphApi()
+          .credential.getToken(this.m365.graphScope)
+          .catch((error: Error) =>
+            this.logger.warn("App token not fetched at start; asked again on first use", { error: error.message }),
+          );
+      }
     },
     stopped(this: M365This) {
       clearInterval(this.sweepTimer);

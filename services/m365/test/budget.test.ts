@@ -314,59 +314,196 @@ class ThrottledGraph implements Middleware {
   }
 }
 
-test("three replicas against a real throttle: every call goes through and no window of Graph's gets more than its limit from us", async (t) => {
-  // Microsoft's 2 bulk calls per second on a clock scaled by 2.5 (windows of 400 ms), the budget at 90 % (44 ms
-  // between the third call and the end of the first one's window: room for our timers on a busy machine).
-  const periodMs = 400;
-  const throttler = new Throttler(true, 1000 / periodMs);
-  const pools = Array.from({ length: 3 }, () => pgExecutor(url, 3));
-  t.teardown(() => Promise.all(pools.map((p) => p.end())));
-  // The network: 0–3 ms (a 429 60 ms more on its way back), and every 7th call of a replica 80 ms late — its window opens late and the next call
-  // arrives in it too early: Graph answers 429 and the budget must absorb that without a burst.
-  const graphs = pools.map((_, r) => {
-    let n = 0;
-    return new ThrottledGraph(throttler, () => (++n % 7 === r ? 80 : Math.random() * 3));
-  });
+test.serial(
+  "three replicas against a real throttle: every call goes through and no window of Graph's gets more than its limit from us",
+  async (t) => {
+    // Microsoft's 2 bulk calls per second on a clock scaled by 2.5 (windows of 400 ms), the budget at 90 % (44 ms
+    // between the third call and the end of the first one's window: room for our timers on a busy machine).
+    const periodMs = 400;
+    const throttler = new Throttler(true, 1000 / periodMs);
+    const pools = Array.from({ length: 3 }, () => pgExecutor(url, 3));
+    t.teardown(() => Promise.all(pools.map((p) => p.end())));
+    // The network: 0–3 ms (a 429 60 ms more on its way back), and every 7th call of a replica 80 ms late — its window opens late and the next call
+    // arrives in it too early: Graph answers 429 and the budget must absorb that without a burst.
+    const graphs = pools.map((_, r) => {
+      let n = 0;
+      return new ThrottledGraph(throttler, () => (++n % 7 === r ? 80 : Math.random() * 3));
+    });
+    const middlewares = pools.map((pool, r) => {
+      const budgets = new BudgetStore({
+        tenant: "tenant-real-throttle",
+        execute: pool.execute,
+        shapes: { teamsBulkActivity: { capacity: 1, refillPerSecond: (2 * 0.9 * 1000) / periodMs } },
+      });
+      const middleware = new BudgetRetryMiddleware(budgets, 6);
+      middleware.setNext(graphs[r]!);
+      return middleware;
+    });
+    // Another client of the same app has just used this window (a script, a replica on an older version): the first
+    // call is refused whatever the timing, so the retry path runs in every run, not only when a late call hits it.
+    for (let i = 0; i < 2; i++) throttler.admit("app", "teamsBulkActivityNotification", "tenant");
+    const statuses = await Promise.all(
+      middlewares.flatMap((middleware) =>
+        Array.from({ length: 8 }, async () => {
+          const context: Context = {
+            request: "https://graph.example/v1.0/teamwork/sendActivityNotificationToRecipients",
+            options: { method: "POST" },
+          };
+          await middleware.execute(context);
+          return context.response!.status;
+        }),
+      ),
+    );
+    t.deepEqual(new Set(statuses), new Set([202]), "every call accepted in the end");
+    const sends = graphs.flatMap((g) => g.sends);
+    const throttled = sends.filter((s) => !s.admitted).length;
+    t.log(`${sends.length} sends for 24 calls, ${throttled} answered 429`);
+    t.true(throttled >= 1, "Graph throttled (the retry path was exercised)");
+    t.true(throttled <= 8, `${throttled} 429s: each throttle must not set off more`);
+    // What Hearth sent and Graph counted, at the moments Hearth sent it: never 3 inside any 400 ms (a sliding window,
+    // stricter than Graph's own). The throttled sends are not counted by Graph; their retries are.
+    const counted = sends
+      .filter((s) => s.admitted)
+      .map((s) => s.at)
+      .sort((a, b) => a - b);
+    t.is(counted.length, 24);
+    for (let i = 0; i + 2 < counted.length; i++) {
+      const span = counted[i + 2]! - counted[i]!;
+      t.true(span >= periodMs, `three calls within ${span.toFixed(1)} ms`);
+    }
+  },
+);
+
+/** Graph behind a network whose delays (there and back) are drawn per request: arrivals are what Graph counts. */
+class LaggyGraph implements Middleware {
+  readonly arrivals: Array<{ at: number; admitted: boolean }> = [];
+  private readonly throttler: Throttler;
+  private readonly there: () => number;
+  private readonly back: () => number;
+  /** Calls another client of the app makes just before our first one arrives (they fill Graph's window). */
+  private othersFirst: number;
+  constructor(throttler: Throttler, there: () => number, back: () => number, othersFirst = 0) {
+    this.throttler = throttler;
+    this.there = there;
+    this.back = back;
+    this.othersFirst = othersFirst;
+  }
+  async execute(context: Context) {
+    await sleep(this.there());
+    for (; this.othersFirst > 0; this.othersFirst--)
+      this.throttler.admit("app", "teamsBulkActivityNotification", "tenant");
+    const admission = this.throttler.admit("app", "teamsBulkActivityNotification", "tenant");
+    this.arrivals.push({ at: performance.now(), admitted: admission.ok });
+    await sleep(this.back());
+    context.response = admission.ok
+      ? new Response(null, { status: 202 })
+      : new Response(JSON.stringify({ error: { code: "TooManyRequests" } }), {
+          status: 429,
+          headers: { "Retry-After": String(admission.retryAfterSeconds) },
+        });
+  }
+}
+
+function windowReplicas(tenant: string, periodMs: number, count: number, graphFor: (replica: number) => Middleware) {
+  const pools = Array.from({ length: count }, () => pgExecutor(url, 3));
   const middlewares = pools.map((pool, r) => {
     const budgets = new BudgetStore({
-      tenant: "tenant-real-throttle",
+      tenant,
       execute: pool.execute,
-      shapes: { teamsBulkActivity: { capacity: 1, refillPerSecond: (2 * 0.9 * 1000) / periodMs } },
+      windows: { teamsBulkActivity: { limit: 2, periodMs } },
     });
     const middleware = new BudgetRetryMiddleware(budgets, 6);
-    middleware.setNext(graphs[r]!);
+    middleware.setNext(graphFor(r));
     return middleware;
   });
-  // Another client of the same app has just used this window (a script, a replica on an older version): the first
-  // call is refused whatever the timing, so the retry path runs in every run, not only when a late call hits it.
-  for (let i = 0; i < 2; i++) throttler.admit("app", "teamsBulkActivityNotification", "tenant");
-  const statuses = await Promise.all(
-    middlewares.flatMap((middleware) =>
-      Array.from({ length: 8 }, async () => {
-        const context: Context = {
-          request: "https://graph.example/v1.0/teamwork/sendActivityNotificationToRecipients",
-          options: { method: "POST" },
-        };
-        await middleware.execute(context);
-        return context.response!.status;
-      }),
-    ),
-  );
-  t.deepEqual(new Set(statuses), new Set([202]), "every call accepted in the end");
-  const sends = graphs.flatMap((g) => g.sends);
-  const throttled = sends.filter((s) => !s.admitted).length;
-  t.log(`${sends.length} sends for 24 calls, ${throttled} answered 429`);
-  t.true(throttled >= 1, "Graph throttled (the retry path was exercised)");
-  t.true(throttled <= 8, `${throttled} 429s: each throttle must not set off more`);
-  // What Hearth sent and Graph counted, at the moments Hearth sent it: never 3 inside any 400 ms (a sliding window,
-  // stricter than Graph's own). The throttled sends are not counted by Graph; their retries are.
-  const counted = sends
-    .filter((s) => s.admitted)
-    .map((s) => s.at)
-    .sort((a, b) => a - b);
-  t.is(counted.length, 24);
-  for (let i = 0; i + 2 < counted.length; i++) {
-    const span = counted[i + 2]! - counted[i]!;
-    t.true(span >= periodMs, `three calls within ${span.toFixed(1)} ms`);
-  }
-});
+  const send = async (middleware: BudgetRetryMiddleware) => {
+    const context: Context = {
+      request: "https://graph.example/v1.0/teamwork/sendActivityNotificationToRecipients",
+      options: { method: "POST" },
+    };
+    await middleware.execute(context);
+    return context.response!.status;
+  };
+  return { pools, middlewares, send };
+}
+
+test.serial(
+  "a window class: three replicas on a jittery network never get a 429, and no period holds more than the limit",
+  async (t) => {
+    // 2 calls per 60 ms window; each way 3 ms at least (the wire) and up to 12 ms more, drawn per request (a late
+    // first call would have set off 429s for a rate-based budget at any share below ~0.8). The window waits for the
+    // answers instead.
+    const periodMs = 60;
+    const throttler = new Throttler(true, 1000 / periodMs);
+    const graph = new LaggyGraph(
+      throttler,
+      () => 3 + Math.random() * 12,
+      () => 3 + Math.random() * 12,
+    );
+    const { pools, middlewares, send } = windowReplicas("tenant-window", periodMs, 3, () => graph);
+    t.teardown(() => Promise.all(pools.map((p) => p.end())));
+    const statuses = await Promise.all(middlewares.flatMap((m) => Array.from({ length: 8 }, () => send(m))));
+    t.deepEqual(new Set(statuses), new Set([202]));
+    t.is(graph.arrivals.filter((a) => !a.admitted).length, 0, "Graph answered 429");
+    const at = graph.arrivals.map((a) => a.at).sort((a, b) => a - b);
+    t.is(at.length, 24);
+    for (let i = 0; i + 2 < at.length; i++) {
+      const span = at[i + 2]! - at[i]!;
+      t.true(span >= periodMs, `three arrivals within ${span.toFixed(1)} ms`);
+    }
+  },
+);
+
+test.serial(
+  "a window class: a 429 all the same (another client of the app) takes the send out of the window, and its retry goes after Retry-After",
+  async (t) => {
+    const periodMs = 100;
+    const throttler = new Throttler(true, 1000 / periodMs);
+    // Graph's window is full when our first call arrives: it is refused whatever our own window says.
+    const graph = new LaggyGraph(
+      throttler,
+      () => 1,
+      () => 1,
+      2,
+    );
+    const { pools, middlewares, send } = windowReplicas("tenant-window-429", periodMs, 2, () => graph);
+    t.teardown(() => Promise.all(pools.map((p) => p.end())));
+    const statuses = await Promise.all(middlewares.flatMap((m) => Array.from({ length: 4 }, () => send(m))));
+    t.deepEqual(new Set(statuses), new Set([202]), "every call accepted in the end");
+    const refused = graph.arrivals.filter((a) => !a.admitted).length;
+    t.true(refused >= 1 && refused <= 4, `${refused} 429s`);
+    const at = graph.arrivals
+      .filter((a) => a.admitted)
+      .map((a) => a.at)
+      .sort((a, b) => a - b);
+    t.is(at.length, 8);
+    // (After a 429 the retries follow Graph's window, the Retry-After, not answers of ours: Graph's fixed window then
+    // decides, and it may admit the next window's first calls sooner than a period after our last.)
+  },
+);
+
+test.serial(
+  "a window class: a send never settled (its replica died mid-call) holds its place only for the in-flight limit",
+  async (t) => {
+    const pool = pgExecutor(url, 2);
+    t.teardown(() => pool.end());
+    const periodMs = 20;
+    const budgets = new BudgetStore({
+      tenant: "tenant-window-dead",
+      execute: pool.execute,
+      windows: { teamsBulkActivity: { limit: 1, periodMs } },
+    });
+    const lost = await budgets.take("teamsBulkActivity");
+    t.truthy(lost.slot);
+    // Another replica (a store of its own) finds the dead one's send in flight: it waits, then counts it as arrived
+    // 1 s (the in-flight limit: 10 periods, at least 1 s) after its grant.
+    const other = new BudgetStore({
+      tenant: "tenant-window-dead",
+      execute: pool.execute,
+      windows: { teamsBulkActivity: { limit: 1, periodMs } },
+    });
+    const next = await other.take("teamsBulkActivity");
+    t.true(next.grantedAtMs - lost.grantedAtMs >= 1000 + periodMs - 1, `${next.grantedAtMs - lost.grantedAtMs} ms`);
+    await other.settle(next.slot!, { counted: true, sentAt: 0, answeredAt: 1 });
+  },
+);

@@ -32,3 +32,15 @@ test("tenant, client and secret go together; limits can be overridden per class"
   t.is(config.shapes.bots.capacity + config.shapes.bots.refillPerSecond, 15);
   t.throws(() => loadM365Config({ M365_LIMITS: JSON.stringify({ nope: { limit: 1 } }) }));
 });
+
+test("the small Teams limits get send windows, scaled by M365_LIMITS and lowered by M365_WINDOW_SHARE", (t) => {
+  const config = loadM365Config({});
+  t.deepEqual(config.windows.teamsBulkActivity, { limit: 2, periodMs: 1000 });
+  t.is(config.windows.identityRead, undefined);
+  const scaled = loadM365Config({
+    M365_LIMITS: JSON.stringify({ teamsBulkActivity: { periodSeconds: 0.05 } }),
+    M365_WINDOW_SHARE: "0.5",
+  });
+  t.deepEqual(scaled.windows.teamsBulkActivity, { limit: 2, periodMs: 100 });
+  t.throws(() => loadM365Config({ M365_WINDOW_SHARE: "1.5" }), { message: /M365_WINDOW_SHARE/ });
+});

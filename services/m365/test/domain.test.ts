@@ -12,7 +12,7 @@ import {
 } from "../src/domain/batch.ts";
 import { toDirectoryChange } from "../src/domain/directory.ts";
 import { classifyGraphError } from "../src/domain/graph-errors.ts";
-import { bucketShape, chargeFor, LIMIT_CLASSES, PUBLISHED_LIMITS } from "../src/domain/limit-classes.ts";
+import { bucketShape, chargeFor, LIMIT_CLASSES, PUBLISHED_LIMITS, sendWindow } from "../src/domain/limit-classes.ts";
 import { toIanaTimeZone } from "../src/domain/time-zones.ts";
 
 const ID = "0b7f3a52-6f1e-4f0c-9d55-2b1c4a0e9d11";
@@ -272,4 +272,13 @@ test("a capacity-1 bucket at the bucket shape's rate never puts more than the li
       ),
     ),
   );
+});
+
+test("small per-second limits are kept by a window of sends at the published number; larger ones by their bucket", (t) => {
+  t.deepEqual(sendWindow(PUBLISHED_LIMITS.teamsBulkActivity), { limit: 2, periodMs: 1000 });
+  t.deepEqual(sendWindow(PUBLISHED_LIMITS.teamsPerTeam), { limit: 4, periodMs: 1000 });
+  t.deepEqual(sendWindow(PUBLISHED_LIMITS.teamsBulkActivity, 0.5), { limit: 2, periodMs: 2000 });
+  t.is(sendWindow(PUBLISHED_LIMITS.teamsInstalledApps), undefined);
+  t.is(sendWindow(PUBLISHED_LIMITS.identityRead), undefined);
+  t.is(sendWindow(PUBLISHED_LIMITS.outlookMailbox), undefined);
 });

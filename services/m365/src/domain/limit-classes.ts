@@ -61,6 +61,24 @@ export function bucketShape(published: PublishedLimit, share = 0.9, burstFractio
   return { capacity, refillPerSecond };
 }
 
+/** At most `limit` sends whose arrival at Graph can lie in any period of `periodMs` (BudgetStore's send windows). */
+export type SendWindow = { limit: number; periodMs: number };
+
+/**
+ * Small per-second limits (the bulk feed's 2, the per-user feed's 5, team creation's 10, 4 per team) are kept by a
+ * window of sends instead of a rate: a send may go once the send `limit` places before it has been answered and a
+ * period has passed since the latest moment Graph can have counted it (its answer, less the fastest round trip
+ * seen). The margin against Graph's count is then measured per send rather than guessed as a share of the rate,
+ * which on a 50 ms scaled window cost a tenth of the throughput and still met 429s whenever one call's latency
+ * differed from another's by a few milliseconds. `share` lowers the limit's rate all the same (1: the published
+ * number, which the window never exceeds). Larger limits keep their token bucket: there a few milliseconds of
+ * jitter are lost in the burst.
+ */
+export function sendWindow(published: PublishedLimit, share = 1): SendWindow | undefined {
+  if (published.limit > 10) return undefined;
+  return { limit: published.limit, periodMs: (published.periodSeconds * 1000) / share };
+}
+
 /** Identity cost in resource units: GET users costs 2; we do not count the $select discount (conservative). */
 export const IDENTITY_DELTA_PAGE_COST = 2;
 
