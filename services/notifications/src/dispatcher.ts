@@ -204,7 +204,8 @@ export class Dispatcher {
       idle = worked === 0;
       if (!this.running) break;
       if (worked === 0) {
-        await previous;
+        // The batch before keeps going meanwhile: waiting for it to finish first left new work (the next part of an
+        // audience, woken by notify) unclaimed for up to a second.
         await new Promise<void>((resolve) => {
           const timer = setTimeout(done, this.options.pollMs);
           function done() {
