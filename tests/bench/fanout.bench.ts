@@ -5,12 +5,14 @@
 // (packages/graph-emulator/src/throttling.ts): `teamsBulkActivityNotification` is 2 calls per window of 1 s / scale;
 // a window opens with the first call after the previous one has closed and admits 2. The fastest possible client
 // sends 2 calls at once at 0, P, 2P, … (P = 1/scale s), so 1,000 calls of 100 end at (1000 − 2) / 2 · P: 24.95 s at
-// scale 20. Nothing of Hearth's configuration enters it. What Hearth allows itself is printed next to it: m365's
-// budget uses M365_BUDGET_SHARE of the published rate (default 0.9, so at best floor / 0.9, ratio 1.11).
+// scale 20. Nothing of Hearth's configuration enters it. The bulk feed is one of m365's window classes: a call goes
+// once the call two before it has been answered and a period has passed since (m365 README, Budgets), so Hearth pays
+// the round trips of the calls on top of the floor, not a share of the rate.
 //
-//   npm run bench -- fanout [recipients=100000] [scale=20]     (SHARE=0.95 … to try another budget share;
-//   FIRST_PART=1000: ids in the first notify part, the rest go 20,000 per part)
+//   npm run bench -- fanout [recipients=100000] [scale=20]     (SHARE=0.9 … to run the window at a share of the
+//   limit; FIRST_PART=1000: ids in the first notify part, doubling up to 20,000 per part; ANALYSE=1: delivery gaps)
 import path from "node:path";
+import { audienceParts } from "@hearth/contracts";
 import { m365ClientEnv, startGraphEmulator } from "@hearth/graph-emulator";
 import { REPO_ROOT } from "@hearth/platform";
 import { createTestEnvironment, query, spawnNode, startBroker, waitFor } from "@hearth/testkit";
@@ -38,7 +40,7 @@ export async function run(args: string[]) {
         ...env.env,
         ...m365ClientEnv(emulator),
         M365_LIMITS: JSON.stringify({ teamsBulkActivity: { periodSeconds: 1 / scale } }),
-        M365_BUDGET_SHARE: process.env.SHARE ?? "0.9",
+        M365_WINDOW_SHARE: process.env.SHARE ?? "1",
       },
     }),
     spawnNode({
@@ -72,16 +74,14 @@ export async function run(args: string[]) {
        select u, 'bot', now() from unnest($1::uuid[]) as u on conflict do nothing`,
       [ids],
     );
+    // A steady state has statistics for that table (autovacuum would take a minute to see the 100,000 new rows).
+    await query(env.env.DATABASE_URL!, "analyze m365.teams_app_installation");
     const started = Date.now();
     // Urgent: the benchmark measures throughput, not the working hours of the moment it runs.
     // A NATS message holds about 20,000 ids (1 MB): the audience goes in parts under one dedupe key, one request.
-    // The first part is small, so that the first people are on their way while the rest is still being accepted.
+    // The parts grow from 1,000 (audienceParts): the first people are on their way while the rest is accepted.
     let requestId = "";
-    const firstPart = Number(process.env.FIRST_PART ?? 1_000);
-    for (let i = 0; i < ids.length; ) {
-      const size = i === 0 ? firstPart : 20_000;
-      const part = ids.slice(i, i + size);
-      i += size;
+    for (const part of audienceParts(ids, Number(process.env.FIRST_PART ?? 1_000))) {
       ({ requestId } = (await broker.call("notifications.notify", {
         audience: { userIds: part },
         templateId: "announcement",
@@ -91,17 +91,28 @@ export async function run(args: string[]) {
       })) as { requestId: string });
     }
     const acceptedSeconds = (Date.now() - started) / 1000;
+    // Counting 100,000 rows by status every 50 ms would keep PostgreSQL busy during the run it measures: the
+    // emulator's own count (in this process) is watched instead, and Hearth is asked only now and then (a failure
+    // ends the wait too), then until it reports everyone sent.
+    const settled = (s: Status) =>
+      (s.counts.sent ?? 0) + (s.counts.deadLettered ?? 0) + (s.counts.failed ?? 0) >= ids.length;
+    for (let lastAsked = Date.now(); emulator.control.activityCount() < ids.length; ) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      if (Date.now() - lastAsked < 2000) continue;
+      lastAsked = Date.now();
+      const status = (await broker.call("notifications.getStatus", { requestId, limit: 1 })) as Status;
+      if (settled(status) || (status.counts.deadLettered ?? 0) + (status.counts.failed ?? 0) > 0) break;
+    }
     const final = await waitFor(
       "delivered",
       () => broker.call("notifications.getStatus", { requestId, limit: 1 }) as Promise<Status>,
-      (s) => (s.counts.sent ?? 0) + (s.counts.deadLettered ?? 0) + (s.counts.failed ?? 0) >= ids.length,
+      settled,
       30 * 60_000,
     );
     const wallSeconds = (Date.now() - started) / 1000;
     const calls = Math.ceil(ids.length / 100);
     const floorSeconds = (calls - 2) / (2 * scale);
-    const share = Number(process.env.SHARE ?? "0.9");
-    const budgetFloorSeconds = (calls - 1) / (2 * share * scale);
+    const share = Number(process.env.SHARE ?? "1");
     const received = ids.filter((id) => emulator.control.activities(id).length === 1).length;
     const [{ retries }] = await query(
       env.env.DATABASE_URL!,
@@ -111,7 +122,7 @@ export async function run(args: string[]) {
     const throttled = emulator.control.throttled().teamsBulkActivityNotification ?? 0;
     console.log(
       `recipients ${ids.length}, bulk calls ${calls}, scale ${scale}: wall ${wallSeconds.toFixed(2)} s, floor ${floorSeconds.toFixed(2)} s` +
-        ` (m365's budget at share ${share}: ${budgetFloorSeconds.toFixed(2)} s); Graph answered 429 ${throttled} times`,
+        ` (m365's send window at ${share} of the limit); Graph answered 429 ${throttled} times`,
     );
     const delivered = ids.flatMap((id) => emulator.control.activities(id).map((a) => Date.parse(a.deliveredAt)));
     if (process.env.ANALYSE) {
