@@ -115,6 +115,45 @@ const card = (text: string, facts: Array<{ title: string; value: string }> = [])
   body: [{ type: "TextBlock", text, wrap: true }, ...(facts.length > 0 ? [{ type: "FactSet", facts }] : [])],
 });
 
+// The cards onboarding answers Teams with, in the language of the person's Teams client (the invoke's locale).
+const CARD_TEXT = {
+  en: {
+    taskGone: "This task no longer exists.",
+    notYours: "Only the person this task is for can complete it.",
+    ended: "This journey has ended.",
+    done: (title: string) => `Done: ${title}`,
+    alreadyDone: (title: string) => `Already done: ${title}`,
+    progress: "Progress",
+    progressValue: (done: number, total: number) => `${done} of ${total} tasks`,
+    journey: "Journey",
+    completed: "completed",
+    buddyThanks: "Thank you for being a buddy!",
+    buddyDeclined: "Thanks for letting us know; we will find another buddy.",
+    buddyFailed: (reason: string) => `This buddy request cannot be answered: ${reason}`,
+    checkinThanks: "Thanks for your check-in.",
+    checkinFailed: (reason: string) => `This check-in cannot be saved: ${reason}`,
+    unknown: "This action is not known to onboarding.",
+  },
+  de: {
+    taskGone: "Diese Aufgabe gibt es nicht mehr.",
+    notYours: "Nur die Person, für die diese Aufgabe gedacht ist, kann sie erledigen.",
+    ended: "Dieses Onboarding ist beendet.",
+    done: (title: string) => `Erledigt: ${title}`,
+    alreadyDone: (title: string) => `Bereits erledigt: ${title}`,
+    progress: "Fortschritt",
+    progressValue: (done: number, total: number) => `${done} von ${total} Aufgaben`,
+    journey: "Onboarding",
+    completed: "abgeschlossen",
+    buddyThanks: "Danke, dass Sie Buddy sind!",
+    buddyDeclined: "Danke für Ihre Rückmeldung; wir suchen einen anderen Buddy.",
+    buddyFailed: (reason: string) => `Diese Buddy-Anfrage kann nicht beantwortet werden: ${reason}`,
+    checkinThanks: "Danke für Ihren Check-in.",
+    checkinFailed: (reason: string) => `Dieser Check-in kann nicht gespeichert werden: ${reason}`,
+    unknown: "Diese Aktion kennt das Onboarding nicht.",
+  },
+};
+const cardText = (locale: string | undefined) => (locale?.toLowerCase().startsWith("de") ? CARD_TEXT.de : CARD_TEXT.en);
+
 const DAY_MS = 86_400_000;
 const CHECKIN_WEEKS = [1, 4, 12] as const;
 const today = () => new Date().toISOString().slice(0, 10);
@@ -466,26 +505,27 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
       }),
       handleCardAction: action(handleOnboardingCardAction, async function (this: This, ctx) {
         const { verb, data, user } = ctx.params;
+        const text = cardText(ctx.params.locale);
         const actor: Actor = { objectId: user.aadObjectId, isHr: false };
         if (verb === "onboarding.completeTask") {
           const taskId = typeof data.taskId === "string" ? data.taskId : "";
-          if (!/^[0-9a-f-]{36}$/i.test(taskId)) return { card: card("This task no longer exists.") };
+          if (!/^[0-9a-f-]{36}$/i.test(taskId)) return { card: card(text.taskGone) };
           const outcome = await this.transaction((em) => completeTask(this, em, taskId, actor));
           if ("refused" in outcome)
             return {
               card: card(
                 outcome.refused === "forbidden"
-                  ? "Only the person this task is for can complete it."
+                  ? text.notYours
                   : outcome.refused === "ended"
-                    ? "This journey has ended."
-                    : "This task no longer exists.",
+                    ? text.ended
+                    : text.taskGone,
               ),
             };
           const view = await journeyView(this.em(), outcome.journey);
           return {
-            card: card(outcome.already ? `Already done: ${outcome.task.title}` : `Done: ${outcome.task.title}`, [
-              { title: "Progress", value: `${view.progress.done} of ${view.progress.total} tasks` },
-              ...(view.status === "completed" ? [{ title: "Journey", value: "completed" }] : []),
+            card: card(outcome.already ? text.alreadyDone(outcome.task.title) : text.done(outcome.task.title), [
+              { title: text.progress, value: text.progressValue(view.progress.done, view.progress.total) },
+              ...(view.status === "completed" ? [{ title: text.journey, value: text.completed }] : []),
             ]),
           };
         }
@@ -502,14 +542,10 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
             );
             const r = result as { status: string };
             return {
-              card: card(
-                r.status === "accepted"
-                  ? "Thank you for being a buddy!"
-                  : "Thanks for letting us know; we will find another buddy.",
-              ),
+              card: card(r.status === "accepted" ? text.buddyThanks : text.buddyDeclined),
             };
           } catch (error) {
-            return { card: card(`This buddy request cannot be answered: ${(error as Error).message}`) };
+            return { card: card(text.buddyFailed((error as Error).message)) };
           }
         }
         if (verb === "onboarding.checkin") {
@@ -519,12 +555,12 @@ export function createOnboardingService(options: OnboardingServiceOptions = {}):
               { journeyId: data.journeyId, week: Number(data.week), rating: Number(data.rating) },
               { meta: { caller: { tenantId: user.tenantId, objectId: user.aadObjectId, roles: ["Employee"] } } },
             );
-            return { card: card("Thanks for your check-in.") };
+            return { card: card(text.checkinThanks) };
           } catch (error) {
-            return { card: card(`This check-in cannot be saved: ${(error as Error).message}`) };
+            return { card: card(text.checkinFailed((error as Error).message)) };
           }
         }
-        return { card: card("This action is not known to onboarding.") };
+        return { card: card(text.unknown) };
       }),
       updateMyBuddyProfile: action(updateMyBuddyProfile, async function (this: This, ctx) {
         const me = ctx.meta.caller?.objectId;
