@@ -100,7 +100,11 @@ test("a hire in Microsoft 365 becomes a journey with a buddy, completed task by 
       data: { taskId: task.id },
     });
     t.is(reply.status, 200);
-    t.regex(JSON.stringify(reply.body), new RegExp(`${done + 1} of 10 tasks`));
+    // The card that answers speaks the Teams client's language (the invoke's locale: the person's in the tenant).
+    const locale =
+      emulator.control.tenant.records.find((r) => r.data.id === owners[task.owner])?.data.preferredLanguage ?? "en";
+    const progressText = String(locale).startsWith("de") ? `${done + 1} von 10 Aufgaben` : `${done + 1} of 10 tasks`;
+    t.regex(JSON.stringify(reply.body), new RegExp(progressText));
     done++;
     const progress = (await broker.call("onboarding.getJourney", { id: journey.id }, as(hire.id))) as any;
     t.is(progress.progress.done, done);

@@ -382,9 +382,13 @@ test("O3/O6: commits out of creation order are all published; rolled-back orders
   await fc.assert(
     fc.asyncProperty(fc.array(order, { minLength: 3, maxLength: 8 }), async (schedule) => {
       const tag = `o3r${run++}`;
-      // Started together: a row created first but held longer commits after the ones created after it.
+      // Started together: a row created first but held longer commits after the ones created after it. (Up to
+      // 8 transactions of up to 1.5 s wait for each other's connections: more than the 2 s request timeout on a
+      // busy CI machine, which is not what this test is about.)
       const results = await Promise.allSettled(
-        schedule.map((o, i) => broker.call("orders.place", { item: `${tag}-${i}`, holdMs: o.holdMs, fail: o.fail })),
+        schedule.map((o, i) =>
+          broker.call("orders.place", { item: `${tag}-${i}`, holdMs: o.holdMs, fail: o.fail }, { timeout: 20_000 }),
+        ),
       );
       const outcomes = results.map((r) => r.status === "fulfilled");
       if (outcomes.some((ok, i) => ok === schedule[i]!.fail))
