@@ -428,6 +428,8 @@ export class BudgetStore {
        where tenant = ? and scope <> ''
          and (paused_until is null or paused_until <= clock_timestamp())
          and refilled_at < clock_timestamp() - make_interval(secs => capacity / refill_per_second)
+         -- A send window (per team) remembers its last sends: kept while they are recent.
+         and (sends = '[]'::jsonb or (sends -> -1 ->> 'at')::float8 < extract(epoch from clock_timestamp()) * 1000 - 600000)
        returning scope, limit_class`,
       [this.tenant],
     );

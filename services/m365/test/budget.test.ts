@@ -248,6 +248,14 @@ test("idle per-mailbox buckets are swept once full again; busy, paused and app-w
   });
   await store.takeEach("outlookMailbox", ["idle-1", "idle-2", "busy", "paused"]);
   await store.take("identityRead");
+  // A per-team send window with a send a moment ago: its bucket looks idle, its window is not.
+  const teams = new BudgetStore({
+    tenant: "tenant-sweep",
+    execute: a.execute,
+    windows: { teamsPerTeam: { limit: 4, periodMs: 50 } },
+  });
+  const sent = await teams.take("teamsPerTeam", 1, "team-1");
+  await teams.settle(sent.slot!, { counted: true, sentAt: 0, answeredAt: 1 });
   await store.pause("outlookMailbox", 5_000, "paused");
   await sleep(1_200);
   await store.take("outlookMailbox", 2, "busy");
@@ -255,12 +263,12 @@ test("idle per-mailbox buckets are swept once full again; busy, paused and app-w
   const left = await a.execute(`select scope from m365.budget where tenant = 'tenant-sweep' order by scope`, []);
   t.deepEqual(
     left.map((r) => r.scope),
-    ["", "busy", "paused"],
+    ["", "busy", "paused", "team-1"],
   );
   // A swept mailbox gets a new, full bucket on its next take.
   await store.takeEach("outlookMailbox", ["idle-1"]);
   await store.take("outlookMailbox", 1, "idle-2");
-  t.is((await a.execute(`select count(*)::int as n from m365.budget where tenant = 'tenant-sweep'`, []))[0]!.n, 5);
+  t.is((await a.execute(`select count(*)::int as n from m365.budget where tenant = 'tenant-sweep'`, []))[0]!.n, 6);
 });
 
 test("a cost that can never fit the bucket fails instead of waiting forever", async (t) => {
