@@ -154,17 +154,19 @@ export class BudgetRetryMiddleware implements Middleware {
       } catch (error) {
         // No answer: it may have arrived, so it counts, until now at the latest.
         if (grant?.slot)
-          await this.budgets.settle(grant.slot, { counted: true, sentAt, answeredAt: performance.now() });
+          await this.budgets
+            .settle(grant.slot, { counted: true, sentAt, answeredAt: performance.now() })
+            .catch(() => undefined);
         throw carry(new M365UnreachableError(firstLine(error)));
       }
       const response = context.response!;
       if (grant?.slot) {
-        // The next send of a window class waits for this one's answer: settle before anything else.
-        await this.budgets.settle(grant.slot, {
-          counted: response.status !== 429,
-          sentAt,
-          answeredAt: performance.now(),
-        });
+        // The next send of a window class waits for this one's answer: settle before anything else. Graph's answer
+        // reaches the caller whatever becomes of the record (PostgreSQL away: the send counts after the in-flight
+        // limit), or a call Graph accepted would be repeated.
+        await this.budgets
+          .settle(grant.slot, { counted: response.status !== 429, sentAt, answeredAt: performance.now() })
+          .catch(() => undefined);
       }
       if (!THROTTLED_STATUSES.has(response.status) || attempt >= this.maxAttempts) return;
       this.metrics?.throttled(label, response.status);

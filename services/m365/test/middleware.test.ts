@@ -195,3 +195,28 @@ test("callers asking for the app token at once share one request to Entra ID", a
   await credential.getToken("https://graph.microsoft.com/.default");
   t.is(asked, 2);
 });
+
+test("a window class: Graph's answer reaches the caller even when its send cannot be recorded", async (t) => {
+  const db = pgExecutor(url, 2);
+  t.teardown(() => db.end());
+  let failSettle = true;
+  const budgets = new BudgetStore({
+    tenant: `t-settle-${Math.random()}`,
+    // PostgreSQL goes away between the grant and the answer: the settle statement fails.
+    execute: async (sql, params) => {
+      if (failSettle && sql.includes("jsonb_build_object('bound'")) throw new Error("connection terminated");
+      return db.execute(sql, params);
+    },
+    windows: { teamsBulkActivity: { limit: 2, periodMs: 50 } },
+  });
+  const stub = new StubFetch([() => new Response(null, { status: 202 })]);
+  const middleware = new BudgetRetryMiddleware(budgets, 4);
+  middleware.setNext(stub);
+  const context: Context = {
+    request: "https://graph.example/v1.0/teamwork/sendActivityNotificationToRecipients",
+    options: { method: "POST" },
+  };
+  await middleware.execute(context);
+  t.is(context.response!.status, 202);
+  failSettle = false;
+});
