@@ -74,6 +74,10 @@ export const notify = defineAction({
  * never waits for acceptance (equal parts of 20,000 left the bulk feed idle for most of a second after the first).
  */
 export function audienceParts(userIds: readonly string[], first = 1_000, max = 20_000): string[][] {
+  if (!Number.isInteger(first) || first < 1)
+    throw new RangeError(`audienceParts: first must be a whole number ≥ 1 (got ${first})`);
+  if (!Number.isInteger(max) || max < first)
+    throw new RangeError(`audienceParts: max must be a whole number ≥ first (got ${max})`);
   const parts: string[][] = [];
   for (let i = 0, size = first; i < userIds.length; i += size, size = Math.min(max, size * 2)) {
     parts.push(userIds.slice(i, i + size));

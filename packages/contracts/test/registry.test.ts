@@ -1,6 +1,6 @@
 import test from "ava";
 import { z } from "zod";
-import { actionContracts, defineAction, defineEvent, eventContracts } from "../src/index.ts";
+import { actionContracts, audienceParts, defineAction, defineEvent, eventContracts } from "../src/index.ts";
 
 test("every registry key is the contract's own name", (t) => {
   for (const [key, contract] of Object.entries({ ...actionContracts, ...eventContracts })) {
@@ -26,4 +26,17 @@ test("GET routes are idempotent by default, writes are not unless they say so", 
 test("event names must be dotted lower-case", (t) => {
   t.throws(() => defineEvent({ name: "EmployeeHired", summary: "x", payload: z.object({}) }));
   t.is(defineEvent({ name: "employee.hired", summary: "x", payload: z.object({}) }).name, "employee.hired");
+});
+
+test("audienceParts: parts double from the first size up to the largest, each id once, in order; bad sizes are refused", (t) => {
+  const ids = Array.from({ length: 100_000 }, (_, i) => String(i));
+  const parts = audienceParts(ids);
+  t.deepEqual(
+    parts.map((p) => p.length),
+    [1_000, 2_000, 4_000, 8_000, 16_000, 20_000, 20_000, 20_000, 9_000],
+  );
+  t.deepEqual(parts.flat(), ids);
+  t.deepEqual(audienceParts([]), []);
+  t.throws(() => audienceParts(ids, 0), { instanceOf: RangeError, message: /first/ });
+  t.throws(() => audienceParts(ids, 1_000, 500), { instanceOf: RangeError, message: /max/ });
 });

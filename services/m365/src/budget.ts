@@ -91,10 +91,6 @@ export class BudgetStore {
     this.windows = options.windows ?? {};
   }
 
-  windowOf(limitClass: LimitClass): SendWindow | undefined {
-    return this.windows[limitClass];
-  }
-
   shapeOf(limitClass: LimitClass): BucketShape {
     return this.shapes[limitClass];
   }
@@ -221,8 +217,8 @@ export class BudgetStore {
   /**
    * A window class: the row keeps its last `limit` sends in grant order, each with the time it was granted for
    * (`at`) and, once answered, the latest database time at which Graph can have counted it (`bound`). A new send is
-   * granted for max(now, the previous grant, the pause, bound of the send `limit` places back + period): any
-   * period then holds at most `limit` arrivals, whatever the latencies were. While that send is still in flight
+   * granted for max(now, the pause, bound of the send `limit` places back + period): each chain of every `limit`-th
+   * send is a period apart at Graph, so any period holds at most `limit` arrivals, whatever the latencies were. While that send is still in flight
    * the taker waits (for its settle, if it is this process's, else asking again every 2 ms). A send never settled
    * (its replica died) counts as arrived `inFlightLimitMs` after its grant.
    */
@@ -299,14 +295,16 @@ export class BudgetStore {
         });
         this.inFlight.set(id, { settled, resolve });
         const slot: Slot = { limitClass, scope, id, statementDbMs: nowMs, askedAt };
+        // Not sent after all (aborted, or a 429 this process saw while the caller slept paused the class): the
+        // slot leaves the window.
+        const giveBack = () => this.settle(slot, { counted: false, sentAt: 0, answeredAt: 0 });
         if (waitMs > 0)
           await sleep(waitMs, undefined, { signal }).catch(async (error) => {
-            await this.settle(slot, { counted: false, sentAt: 0, answeredAt: 0 });
+            await giveBack();
             throw error;
           });
-        // A 429 this process saw while the caller slept pauses the class: the slot is given back.
         if ((this.localPauses.get(key) ?? 0) > performance.now()) {
-          await this.settle(slot, { counted: false, sentAt: 0, answeredAt: 0 });
+          await giveBack();
           continue;
         }
         const waitedMs = performance.now() - started;
@@ -334,9 +332,9 @@ export class BudgetStore {
 
   /**
    * Records what became of a window class's send. Counted: the latest database time Graph can have counted it, its
-   * answer's time less half the fastest round trip seen (one way at its fastest: the answer's way back
-   * takes about that at least, the next request's way there adds its own); the send `limit` places later keeps a period from it. Not counted (a 429, or
-   * never sent): it leaves the window.
+   * answer's time less half the fastest round trip seen (one way at its fastest: the answer's way back takes about
+   * that at least, the next request's way there adds its own); the send `limit` places later keeps a period from
+   * it. Not counted (a 429, or never sent): it leaves the window.
    */
   async settle(slot: Slot, outcome: SlotOutcome): Promise<void> {
     try {

@@ -149,30 +149,28 @@ export class BudgetRetryMiddleware implements Middleware {
       }
       this.metrics?.request(label);
       const sentAt = performance.now();
+      // A window class: the next send waits for this one's answer, so it is settled before anything else. Graph's
+      // answer reaches the caller whatever becomes of the record (PostgreSQL away: the send counts after the
+      // in-flight limit), or a call Graph accepted would be repeated.
+      const slot = grant?.slot;
+      const settle = async (counted: boolean) => {
+        if (slot)
+          await this.budgets.settle(slot, { counted, sentAt, answeredAt: performance.now() }).catch(() => undefined);
+      };
       try {
         await this.next!.execute(context);
       } catch (error) {
         // No answer: it may have arrived, so it counts, until now at the latest.
-        if (grant?.slot)
-          await this.budgets
-            .settle(grant.slot, { counted: true, sentAt, answeredAt: performance.now() })
-            .catch(() => undefined);
+        await settle(true);
         throw carry(new M365UnreachableError(firstLine(error)));
       }
       const response = context.response!;
-      if (grant?.slot) {
-        // The next send of a window class waits for this one's answer: settle before anything else. Graph's answer
-        // reaches the caller whatever becomes of the record (PostgreSQL away: the send counts after the in-flight
-        // limit), or a call Graph accepted would be repeated.
-        await this.budgets
-          .settle(grant.slot, { counted: response.status !== 429, sentAt, answeredAt: performance.now() })
-          .catch(() => undefined);
-      }
+      await settle(response.status !== 429);
       if (!THROTTLED_STATUSES.has(response.status) || attempt >= this.maxAttempts) return;
       this.metrics?.throttled(label, response.status);
       const wait = retryAfterMs(response.headers.get("Retry-After")) ?? backoffMs(attempt);
       await response.body?.cancel().catch(() => undefined);
-      if (charge && response.status === 429 && !grant?.slot) {
+      if (charge && response.status === 429 && !slot) {
         const heldMs = performance.now() - grantedAt;
         const until = performance.now() + wait;
         await this.budgets.pause(charge.limitClass, wait, charge.scope, heldMs);
