@@ -9,6 +9,22 @@ import {
   type SendWindow,
 } from "./domain/limit-classes.ts";
 
+/**
+ * Sleeps until performance.now() has reached `target`. Node's timers count from the event loop's cached time, so
+ * a timer set late in a busy turn fires that much early (measured: up to 1.3 ms early for a 5 ms timer after 0-3 ms
+ * of work); a send window that went by such a timer put 3 calls into one of Graph's periods (5 429s a fan-out run).
+ */
+export async function sleepUntil(target: number, signal?: AbortSignal): Promise<void> {
+  for (let left = target - performance.now(); left > 0; left = target - performance.now()) {
+    if (left >= 1) await sleep(left, undefined, { signal });
+    else {
+      // Less than the timers' resolution left: yield to I/O until it has passed.
+      signal?.throwIfAborted();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+}
+
 /** Runs one SQL statement with `?` placeholders and returns its rows (the ORM's connection, or pg in tests). */
 export type SqlExecutor = (sql: string, params: unknown[]) => Promise<Array<Record<string, unknown>>>;
 
@@ -173,17 +189,22 @@ export class BudgetStore {
     const key = `${limitClass}\u0000${scope}`;
     const started = performance.now();
     const previous = this.queues.get(key) ?? Promise.resolve();
+    // The next caller's turn: when this one is done, or for a window class as soon as its send has its time (it
+    // sleeps till then, while the next one already asks the database and waits for its own gate's answer).
+    let release = () => {};
+    const turn = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     const mine = previous
-      .catch(() => undefined)
       .then(() =>
         this.windows[limitClass]
-          ? this.takeSlotNow(limitClass, scope, started, signal)
+          ? this.takeSlotNow(limitClass, scope, started, signal, release)
           : this.takeNow(limitClass, cost, scope, started, signal),
-      );
-    const tail = mine.catch(() => undefined);
-    this.queues.set(key, tail);
-    tail.then(() => {
-      if (this.queues.get(key) === tail) this.queues.delete(key);
+      )
+      .finally(release);
+    this.queues.set(key, turn);
+    turn.then(() => {
+      if (this.queues.get(key) === turn) this.queues.delete(key);
     });
     return mine;
   }
@@ -200,7 +221,7 @@ export class BudgetStore {
       const attempt = await this.tryTake(limitClass, cost, scope);
       if (attempt.granted) {
         // A reservation: sleep until its time (no jitter: the time is the caller's own).
-        if (attempt.waitMs > 0) await sleep(attempt.waitMs, undefined, { signal });
+        if (attempt.waitMs > 0) await sleepUntil(performance.now() + attempt.waitMs, signal);
         // A 429 this process saw while the caller slept pauses the class: the reserved slot is given up.
         const pausedUntil = this.localPauses.get(key) ?? 0;
         if (pausedUntil > performance.now()) continue;
@@ -215,7 +236,7 @@ export class BudgetStore {
   }
 
   /**
-   * A window class: the row keeps its last `limit` sends in grant order, each with the time it was granted for
+   * A window class: the row keeps its last 2 × `limit` sends in grant order, each with the time it was granted for
    * (`at`) and, once answered, the latest database time at which Graph can have counted it (`bound`). A new send is
    * granted for max(now, the pause, bound of the send `limit` places back + period): each chain of every `limit`-th
    * send is a period apart at Graph, so any period holds at most `limit` arrivals, whatever the latencies were. While that send is still in flight
@@ -227,6 +248,7 @@ export class BudgetStore {
     scope: string,
     started: number,
     signal?: AbortSignal,
+    granted: () => void = () => {},
   ): Promise<Grant> {
     const window = this.windows[limitClass]!;
     const key = `${limitClass}\u0000${scope}`;
@@ -272,13 +294,15 @@ export class BudgetStore {
           inFlightLimitMs,
           window.periodMs,
           id,
-          window.limit,
+          // Twice the gate's distance: a send given back (never sent) leaves the gate on an older send, not empty.
+          2 * window.limit,
           this.tenant,
           limitClass,
           scope,
         ],
       );
       if (rows.length > 0) {
+        granted();
         const answered = performance.now();
         const atMs = Number(rows[0].at_ms);
         const nowMs = Number(rows[0].now_ms);
@@ -299,7 +323,7 @@ export class BudgetStore {
         // slot leaves the window.
         const giveBack = () => this.settle(slot, { counted: false, sentAt: 0, answeredAt: 0 });
         if (waitMs > 0)
-          await sleep(waitMs, undefined, { signal }).catch(async (error) => {
+          await sleepUntil(answered + waitMs, signal).catch(async (error) => {
             await giveBack();
             throw error;
           });

@@ -8,7 +8,7 @@ import {
   HTTPMessageHandler,
   type Middleware,
 } from "@microsoft/microsoft-graph-client";
-import type { BudgetStore, Grant } from "./budget.ts";
+import { type BudgetStore, type Grant, sleepUntil } from "./budget.ts";
 import type { M365Config } from "./config.ts";
 import { backoffMs, retryAfterMs, THROTTLED_STATUSES } from "./domain/batch.ts";
 import { chargeFor, type LimitClass } from "./domain/limit-classes.ts";
@@ -174,14 +174,14 @@ export class BudgetRetryMiddleware implements Middleware {
         const heldMs = performance.now() - grantedAt;
         const until = performance.now() + wait;
         await this.budgets.pause(charge.limitClass, wait, charge.scope, heldMs);
-        await sleep(Math.max(0, until - performance.now()));
+        await sleepUntil(until);
         grantedAt = performance.now();
       } else if (charge && response.status === 429) {
         // A window class: the refused send left the window; the class waits out Retry-After and the retry takes
         // its place in the window again, behind nobody granted before the pause ends.
         const until = performance.now() + wait;
         await this.budgets.pause(charge.limitClass, wait, charge.scope);
-        await sleep(Math.max(0, until - performance.now()));
+        await sleepUntil(until);
         grant = undefined;
       } else {
         // Not a throttle of the class (503/504): the retry draws on the budget again.

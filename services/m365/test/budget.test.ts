@@ -7,7 +7,7 @@ import { createTestEnvironment, type TestEnvironment } from "@hearth/testkit";
 import type { Context, Middleware } from "@microsoft/microsoft-graph-client";
 import test from "ava";
 import fc from "fast-check";
-import { BudgetStore } from "../src/budget.ts";
+import { BudgetStore, type Grant, sleepUntil } from "../src/budget.ts";
 import { database } from "../src/database.ts";
 import { BudgetRetryMiddleware } from "../src/graph-client.ts";
 import { pgExecutor } from "./fixtures/pg-executor.ts";
@@ -513,5 +513,51 @@ test.serial(
     const next = await other.take("teamsBulkActivity");
     t.true(next.grantedAtMs - lost.grantedAtMs >= 1000 + periodMs - 1, `${next.grantedAtMs - lost.grantedAtMs} ms`);
     await other.settle(next.slot!, { counted: true, sentAt: 0, answeredAt: 1 });
+  },
+);
+
+test("sleepUntil never returns before its time, even for a timer set late in a busy turn of the event loop", async (t) => {
+  // Node's timers count from the loop's cached time: after 2 ms of work a 4 ms timer fires about 2 ms early.
+  let early = 0;
+  for (let i = 0; i < 40; i++) {
+    const busyUntil = performance.now() + 2;
+    while (performance.now() < busyUntil);
+    const target = performance.now() + 3 + Math.random() * 2;
+    await sleepUntil(target);
+    if (performance.now() < target) early++;
+  }
+  t.is(early, 0);
+});
+
+test.serial(
+  "a window class: a send whose gate was answered first is not held behind one whose gate is answered later",
+  async (t) => {
+    const pool = pgExecutor(url, 3);
+    t.teardown(() => pool.end());
+    const periodMs = 300;
+    const budgets = new BudgetStore({
+      tenant: "tenant-window-order",
+      execute: pool.execute,
+      windows: { teamsBulkActivity: { limit: 2, periodMs } },
+    });
+    const a = await budgets.take("teamsBulkActivity");
+    const b = await budgets.take("teamsBulkActivity");
+    const answered = (at: number) => ({ counted: true, sentAt: at - 2, answeredAt: at });
+    await budgets.settle(b.slot!, answered(performance.now()));
+    // c's gate is a (still in flight), d's is b (answered): d may go a period after b's answer, c only a period
+    // after a's, which comes 150 ms later. d used to wait in line until c had been sent.
+    const order: string[] = [];
+    const noted = (name: string) => (grant: Grant) => {
+      order.push(name);
+      return grant;
+    };
+    const c = budgets.take("teamsBulkActivity").then(noted("c"));
+    const d = budgets.take("teamsBulkActivity").then(noted("d"));
+    await sleep(150);
+    await budgets.settle(a.slot!, answered(performance.now()));
+    const [gc, gd] = await Promise.all([c, d]);
+    t.deepEqual(order, ["d", "c"]);
+    t.true(gd.grantedAtMs < gc.grantedAtMs);
+    for (const g of [gc, gd]) await budgets.settle(g.slot!, answered(performance.now()));
   },
 );
