@@ -144,6 +144,8 @@ export class Dispatcher {
   private running = false;
   private loops: Promise<void>[] = [];
   private sleepers = new Set<() => void>();
+  /** Wakes so far: a loop whose claim began before the latest one claims again instead of sleeping. */
+  private wakes = 0;
   readonly stats = { batches: 0, feedCalls: 0, retries: 0 };
 
   constructor(service: NotificationsThis, options: DispatcherOptions) {
@@ -172,6 +174,7 @@ export class Dispatcher {
   }
 
   wake() {
+    this.wakes++;
     for (const resolve of this.sleepers) resolve();
   }
 
@@ -187,6 +190,8 @@ export class Dispatcher {
     let size = first;
     while (this.running) {
       let worked = 0;
+      // A wake (new work, from notify) after this claim's snapshot means: claim again before sleeping.
+      const wakesBefore = this.wakes;
       try {
         // After an idle spell the first claim is one feed call's worth and each next one twice the last, up to the
         // batch size: the first people are on their way at once, and each claim is done before the batch before it
@@ -194,27 +199,30 @@ export class Dispatcher {
         const batch = await this.claimAndSend(size);
         worked = batch.claimed;
         size = worked === 0 ? first : Math.min(this.options.batchSize, size * 2);
-        await batch.started;
-        await previous;
-        previous = batch.done.catch((error) =>
-          this.logger.warn("Notification dispatch failed; trying again", { error: errorText(error) }),
-        );
+        if (worked > 0) {
+          await batch.started;
+          await previous;
+          previous = batch.done.catch((error) =>
+            this.logger.warn("Notification dispatch failed; trying again", { error: errorText(error) }),
+          );
+        }
       } catch (error) {
         this.logger.warn("Notification dispatch failed; trying again", { error: errorText(error) });
       }
       if (!this.running) break;
-      if (worked === 0) {
-        // The batch before keeps going meanwhile: waiting for it to finish first left new work (the next part of an
-        // audience, woken by notify) unclaimed for up to a second.
+      if (worked === 0 && this.wakes === wakesBefore) {
+        // The batch before keeps going meanwhile: an empty claim that waited for it first left the next part of an
+        // audience (its wake came while nobody slept) unclaimed for 400 ms at the start of a fan-out.
         await new Promise<void>((resolve) => {
           const timer = setTimeout(done, this.options.pollMs);
+          const sleepers = this.sleepers;
           function done() {
             clearTimeout(timer);
+            sleepers.delete(done);
             resolve();
           }
-          this.sleepers.add(done);
-        }).finally(() => undefined);
-        this.sleepers.clear();
+          sleepers.add(done);
+        });
       }
     }
     await previous;
