@@ -314,15 +314,18 @@ export const teamworkRoutes: GraphRoute[] = [
       const activity = parseActivity(body);
       const teamwork = context.state.tenant.teamwork;
       const app = teamwork.catalogAppFor(context.token.appId);
-      // Accepted as a whole; delivery is asynchronous in Graph, and recipients without the app get nothing.
-      for (const id of ids) {
-        const recipient = context.state.tenant.find(id);
-        if (recipient && teamwork.installedFor(recipient.data.id).some((i) => i.teamsAppId === app.id)) {
-          deliver(context, recipient, app, activity);
-        } else {
-          teamwork.undelivered.push({ recipientId: id, reason: recipient ? "appNotInstalled" : "unknownUser" });
+      // Accepted as a whole; delivery is asynchronous in Graph (the 202 goes first; the deliveries follow before
+      // this process handles its next I/O), and recipients without the app get nothing.
+      setImmediate(() => {
+        for (const id of ids) {
+          const recipient = context.state.tenant.find(id);
+          if (recipient && teamwork.installedFor(recipient.data.id).some((i) => i.teamsAppId === app.id)) {
+            deliver(context, recipient, app, activity);
+          } else {
+            teamwork.undelivered.push({ recipientId: id, reason: recipient ? "appNotInstalled" : "unknownUser" });
+          }
         }
-      }
+      });
       return { status: 202, headers: {} };
     },
   },
