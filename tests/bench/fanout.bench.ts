@@ -9,6 +9,9 @@
 // once the call two before it has been answered and a period has passed since (m365 README, Budgets), so Hearth pays
 // the round trips of the calls on top of the floor, not a share of the rate.
 //
+// Measured: from the first notify of the audience until Hearth's status says everyone is sent, after a warm-up
+// fan-out to 1,000 other people (the services have sent before, as in production; the window is empty again).
+//
 //   npm run bench -- fanout [recipients=100000] [scale=20]     (SHARE=0.9 … to run the window at a share of the
 //   limit; FIRST_PART=1000: ids in the first notify part, doubling up to 20,000 per part; ANALYSE=1: delivery gaps)
 import path from "node:path";
@@ -24,12 +27,16 @@ const SERVICES = {
 
 type Status = { counts: Record<string, number> };
 
+/** People of a first, unmeasured fan-out: the services have sent before, as they have in production. */
+const WARM_UP = 1_000;
+
 export async function run(args: string[]) {
   const recipients = Number(args[0] ?? 100_000);
   const scale = Number(args[1] ?? 20);
   const emulator = await startGraphEmulator({
     port: 0,
-    tenant: { users: recipients, seed: "fanout-bench" },
+    // The recipients, and others for a warm-up fan-out before the measured one.
+    tenant: { users: recipients + WARM_UP, seed: "fanout-bench" },
     timeScale: scale,
   });
   const env = await createTestEnvironment();
@@ -64,16 +71,33 @@ export async function run(args: string[]) {
       (list) => ["m365", "notifications"].every((name) => list.some((s) => s.name === name)),
       30_000,
     );
-    const ids = emulator.control.tenant.records.slice(0, recipients).map((r) => r.data.id as string);
-    for (const id of ids) emulator.control.installApp(id);
+    const everyone = emulator.control.tenant.records.map((r) => r.data.id as string);
+    const ids = everyone.slice(0, recipients);
+    for (const id of everyone) emulator.control.installApp(id);
     // The app rolled out by an admin's setup policy: Teams' install events reached the bot, so m365 knows it is
     // there and installs nothing first (people it does not know get the app through Graph, 30 per second).
     await query(
       env.env.DATABASE_URL!,
       `insert into m365.teams_app_installation (user_id, source, confirmed_at)
        select u, 'bot', now() from unnest($1::uuid[]) as u on conflict do nothing`,
-      [ids],
+      [everyone],
     );
+    // A first fan-out, not measured: the code paths have run (compiled) before, and the bulk feed's send window
+    // is empty again (two periods) when the measured one starts.
+    await broker.call("notifications.notify", {
+      audience: { userIds: everyone.slice(recipients) },
+      templateId: "announcement",
+      data: { title: "Warm-up", body: "Not measured." },
+      priority: "urgent",
+      dedupeKey: "fanout-bench-warm-up",
+    });
+    await waitFor(
+      "the warm-up delivered",
+      async () => emulator.control.activityCount(),
+      (n) => n >= WARM_UP,
+      60_000,
+    );
+    await new Promise((resolve) => setTimeout(resolve, (2 * 1000) / scale));
     // A steady state has statistics for that table (autovacuum would take a minute to see the 100,000 new rows).
     await query(env.env.DATABASE_URL!, "analyze m365.teams_app_installation");
     const started = Date.now();
@@ -96,19 +120,19 @@ export async function run(args: string[]) {
     // ends the wait too), then until it reports everyone sent.
     const settled = (s: Status) =>
       (s.counts.sent ?? 0) + (s.counts.deadLettered ?? 0) + (s.counts.failed ?? 0) >= ids.length;
-    for (let lastAsked = Date.now(); emulator.control.activityCount() < ids.length; ) {
+    for (let lastAsked = Date.now(); emulator.control.activityCount() < ids.length + WARM_UP; ) {
       await new Promise((resolve) => setTimeout(resolve, 5));
       if (Date.now() - lastAsked < 2000) continue;
       lastAsked = Date.now();
       const status = (await broker.call("notifications.getStatus", { requestId, limit: 1 })) as Status;
       if (settled(status) || (status.counts.deadLettered ?? 0) + (status.counts.failed ?? 0) > 0) break;
     }
-    const final = await waitFor(
-      "delivered",
-      () => broker.call("notifications.getStatus", { requestId, limit: 1 }) as Promise<Status>,
-      settled,
-      30 * 60_000,
-    );
+    // Then Hearth's own status, asked every 10 ms (waitFor's 50 ms would be a measurable share of the tail).
+    let final = (await broker.call("notifications.getStatus", { requestId, limit: 1 })) as Status;
+    for (const deadline = Date.now() + 30 * 60_000; !settled(final) && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      final = (await broker.call("notifications.getStatus", { requestId, limit: 1 })) as Status;
+    }
     const wallSeconds = (Date.now() - started) / 1000;
     const calls = Math.ceil(ids.length / 100);
     const floorSeconds = (calls - 2) / (2 * scale);
