@@ -9,7 +9,7 @@ import {
   type TPreferences,
   type TPriority,
 } from "@hearth/contracts";
-import { call, type DatabaseThis } from "@hearth/platform";
+import { call, type DatabaseThis, executeBound } from "@hearth/platform";
 import type { EntityManager } from "@mikro-orm/core";
 import { backoffMs, DEFAULT_PREFERENCES, decide, zoneOrDefault } from "./domain/schedule.ts";
 import { type Language, languageOf, type Rendered, type TemplateStore } from "./domain/templates.ts";
@@ -502,11 +502,14 @@ export class Dispatcher {
   private async markSent(rows: ClaimedRow[], plan: Map<string, TChannel[]>) {
     if (rows.length === 0) return;
     const now = this.options.now();
-    await this.execute(
+    // Bound parameters (not escaped into the SQL text): this runs for every feed call of a fan-out.
+    await executeBound(
+      this.service.em(),
       `update ${T("delivery")} d set status = 'sent', reason = null, channels = v.channels, channels_done = v.channels,
-         sent_at = ?, attempts = attempts + 1, claimed_until = null, next_attempt_at = null, updated_at = ?
-       from jsonb_to_recordset(?::jsonb) as v(id uuid, channels jsonb) where d.id = v.id`,
-      [now, now, JSON.stringify(rows.map((r) => ({ id: r.id, channels: plan.get(r.id) })))],
+         sent_at = $1::timestamptz, attempts = attempts + 1, claimed_until = null, next_attempt_at = null,
+         updated_at = $1::timestamptz
+       from jsonb_to_recordset($2::jsonb) as v(id uuid, channels jsonb) where d.id = v.id`,
+      [now, JSON.stringify(rows.map((r) => ({ id: r.id, channels: plan.get(r.id) })))],
     );
   }
 

@@ -13,7 +13,14 @@ import {
   type TRecipientStatus,
   updateMyPreferences,
 } from "@hearth/contracts";
-import { action, type DomainEvent, databaseMixin, UnauthorizedError, ValidationFailedError } from "@hearth/platform";
+import {
+  action,
+  type DomainEvent,
+  databaseMixin,
+  executeBound,
+  UnauthorizedError,
+  ValidationFailedError,
+} from "@hearth/platform";
 import type { EntityManager } from "@mikro-orm/core";
 import type moleculer from "moleculer";
 import { database } from "./database.ts";
@@ -195,26 +202,26 @@ export function createNotificationsService(options: NotificationsServiceOptions 
             s: blocked.has(id) ? "suppressed" : "queued",
             r: blocked.has(id) ? `survey load: ${this.surveyCap} per ${this.surveyPeriod} reached` : null,
           }));
-          const created = await sql<{ status: string; n: string }>(
+          // Bound parameters: MikroORM's execute would escape the rows' JSON (1.5 MB for a part of 20,000) into the
+          // SQL text, character by character, while the fan-out's first calls wait for the same two cores.
+          const created = await executeBound<{ status: string; n: string }>(
             em,
             `with ins as (
                insert into ${T("delivery")} (id, request_id, user_id, dedupe_key, kind, priority, status, reason, attempts,
                  next_attempt_at, digest, created_at, updated_at)
-               select v.id, ?, v.u, ?, ?, ?, v.s, v.r, 0, case when v.s = 'queued' then ?::timestamptz end, false, ?, ?
-               from jsonb_to_recordset(?::jsonb) as v(id uuid, u uuid, s text, r text)
+               select v.id, $1::uuid, v.u, $2::text, $3::text, $4::text, v.s, v.r, 0,
+                      case when v.s = 'queued' then $5::timestamptz end, false, $5::timestamptz, $5::timestamptz
+               from jsonb_to_recordset($6::jsonb) as v(id uuid, u uuid, s text, r text)
                on conflict (user_id, dedupe_key) do nothing returning status)
              select status, count(*) as n from ins group by status`,
-            [requestId, p.dedupeKey, p.kind ?? null, p.priority, now, now, now, JSON.stringify(rows)],
+            [requestId, p.dedupeKey, p.kind ?? null, p.priority, now, JSON.stringify(rows)],
           );
           const accepted = Number(created.find((c) => c.status === "queued")?.n ?? 0);
           if (inserted.length === 0) {
-            // Another part of the same audience (same dedupe key): the request counts everyone it reaches.
-            await sql(
-              em,
-              `update ${T("request")} set recipients = (select count(*) from ${T("delivery")} where request_id = ?)
-               where id = ?`,
-              [requestId, requestId],
-            );
+            // Another part of the same audience (same dedupe key): the request counts everyone it reaches (each part
+            // adds the people it inserted; counting the request's rows again cost a scan per part).
+            const added = created.reduce((sum, c) => sum + Number(c.n), 0);
+            await sql(em, `update ${T("request")} set recipients = recipients + ? where id = ?`, [added, requestId]);
           }
           return { requestId, accepted, suppressed: userIds.length - accepted };
         });
