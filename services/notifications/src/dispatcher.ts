@@ -88,15 +88,18 @@ export function sql<R = Record<string, any>>(em: EntityManager, query: string, p
 
 const T = (table: string) => `"notifications"."${table}"`;
 
+/** A person's preferences over the defaults: a new object each time (its nested parts too), without a deep clone
+ * (structuredClone per person was 0.4 s of a 100,000-person fan-out's CPU). */
 export function mergePreferences(stored: Partial<TPreferences> | null | undefined): TPreferences {
-  const base = structuredClone(DEFAULT_PREFERENCES) as TPreferences;
-  if (!stored) return base;
+  const base = DEFAULT_PREFERENCES;
+  const own = stored ?? {};
+  const workingHours = { ...base.workingHours, ...own.workingHours };
   return {
     ...base,
-    ...stored,
-    channels: { ...base.channels, ...stored.channels },
-    delivery: { ...base.delivery, ...stored.delivery },
-    workingHours: { ...base.workingHours, ...stored.workingHours },
+    ...own,
+    channels: { ...base.channels, ...own.channels },
+    delivery: { ...base.delivery, ...own.delivery },
+    workingHours: { ...workingHours, days: [...workingHours.days] },
   };
 }
 
@@ -304,19 +307,27 @@ export class Dispatcher {
   }
 
   private async loadRequests(ids: string[]) {
-    const rows = (await this.execute(
-      `select id, template_id, data, actions, dedupe_key from ${T("request")} where id = any(?::uuid[])`,
+    const rows = await executeBound<RequestRow>(
+      this.service.em(),
+      `select id, template_id, data, actions, dedupe_key from ${T("request")} where id = any($1::uuid[])`,
       [`{${ids.join(",")}}`],
-    )) as RequestRow[];
+    );
     return new Map(rows.map((r) => [r.id, r]));
   }
 
   async loadPeople(userIds: string[]): Promise<Map<string, Person>> {
+    // Bound parameters: a claim's 5,000 ids are not escaped into the SQL text.
     const array = `{${userIds.join(",")}}`;
+    const em = this.service.em();
     const [prefRows, recipientRows] = await Promise.all([
-      this.execute(`select user_id, prefs from ${T("preference")} where user_id = any(?::uuid[])`, [array]),
-      this.execute(
-        `select user_id, display_name, mail, time_zone, language from ${T("recipient")} where user_id = any(?::uuid[])`,
+      executeBound<Record<string, any>>(
+        em,
+        `select user_id, prefs from ${T("preference")} where user_id = any($1::uuid[])`,
+        [array],
+      ),
+      executeBound<Record<string, any>>(
+        em,
+        `select user_id, display_name, mail, time_zone, language from ${T("recipient")} where user_id = any($1::uuid[])`,
         [array],
       ),
     ]);
