@@ -19,7 +19,7 @@ import os from "node:os";
 import path from "node:path";
 import { m365ClientEnv, startGraphEmulator } from "@hearth/graph-emulator";
 import { REPO_ROOT } from "@hearth/platform";
-import { createTestEnvironment, query, spawnNode, startBroker, waitFor } from "@hearth/testkit";
+import { createTestEnvironment, query, spawnNode, startBroker, waitFor, waitForServices } from "@hearth/testkit";
 
 const SERVICES = {
   m365: path.join(REPO_ROOT, "services/m365/src/m365.service.ts"),
@@ -71,12 +71,7 @@ export async function run(args: string[]) {
   const broker = await startBroker(env.config, []);
   try {
     await Promise.all(nodes.map((n) => n.ready));
-    await waitFor(
-      "services",
-      async () => broker.registry.getServiceList({ onlyAvailable: true }) as unknown as Array<{ name: string }>,
-      (list) => ["m365", "notifications", "benchAudience"].every((name) => list.some((s) => s.name === name)),
-      30_000,
-    );
+    await waitForServices(broker, ["m365", "notifications", "benchAudience"]);
     const everyone = emulator.control.tenant.records.map((r) => r.data.id as string);
     const ids = everyone.slice(0, recipients);
     for (const id of everyone) emulator.control.installApp(id);

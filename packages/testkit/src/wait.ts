@@ -23,3 +23,17 @@ export async function waitFor<T>(
   }
   throw new Error(`timed out waiting for ${what}; last value ${JSON.stringify(last)}, last error ${String(lastError)}`);
 }
+
+/** Waits until every named service is available to `broker` (its nodes discovered over the transporter). */
+export async function waitForServices(
+  broker: { registry: { getServiceList(options: { onlyAvailable: boolean }): unknown } },
+  names: readonly string[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  await waitFor(
+    `services ${names.join(", ")}`,
+    async () => broker.registry.getServiceList({ onlyAvailable: true }) as Array<{ name: string }>,
+    (list) => names.every((name) => list.some((s) => s.name === name)),
+    timeoutMs,
+  );
+}

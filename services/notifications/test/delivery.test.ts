@@ -15,6 +15,7 @@ import {
 import test from "ava";
 import type moleculer from "moleculer";
 import { createNotificationsService } from "../src/notifications.service.ts";
+import { rollOutTeamsApp } from "./fixtures/teams-app.ts";
 
 const SCALE = 10;
 const M365_SERVICE = path.join(import.meta.dirname, "..", "..", "m365", "src", "m365.service.ts");
@@ -91,14 +92,7 @@ async function sendToOne(person: string, request: Record<string, unknown>) {
 
 test.serial("fan-out to 10,000 people: each gets exactly one, near the floor set by the bulk limit", async (t) => {
   const recipients = users().slice(0, 10_000);
-  for (const id of recipients) emulator.control.installApp(id);
-  // The app rolled out by an admin's setup policy: Teams' install events reached the bot, so m365 knows.
-  await query(
-    env.env.DATABASE_URL!,
-    `insert into m365.teams_app_installation (user_id, source, confirmed_at)
-     select u, 'bot', now() from unnest($1::uuid[]) as u on conflict do nothing`,
-    [recipients],
-  );
+  await rollOutTeamsApp(emulator, env.env.DATABASE_URL!, recipients);
   const started = Date.now();
   const accepted = (await broker.call("notifications.notify", {
     audience: { userIds: recipients },

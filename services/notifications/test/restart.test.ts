@@ -4,8 +4,9 @@
 // delivery rows) and m365 answers from its record instead of sending again.
 import path from "node:path";
 import { m365ClientEnv, startGraphEmulator } from "@hearth/graph-emulator";
-import { createTestEnvironment, query, spawnNode, startBroker, waitFor } from "@hearth/testkit";
+import { createTestEnvironment, spawnNode, startBroker, waitFor, waitForServices } from "@hearth/testkit";
 import test from "ava";
+import { rollOutTeamsApp } from "./fixtures/teams-app.ts";
 
 const SCALE = 10;
 const SERVICES = {
@@ -41,21 +42,9 @@ test("a restart mid fan-out loses nothing", async (t) => {
   let second: ReturnType<typeof spawnNode> | undefined;
   try {
     await Promise.all([m365.ready, first.ready]);
-    await waitFor(
-      "services",
-      async () => broker.registry.getServiceList({ onlyAvailable: true }) as unknown as Array<{ name: string }>,
-      (list) => ["m365", "notifications"].every((name) => list.some((s) => s.name === name)),
-      30_000,
-    );
+    await waitForServices(broker, ["m365", "notifications"]);
     const ids = emulator.control.tenant.records.slice(0, 5000).map((r) => r.data.id as string);
-    for (const id of ids) emulator.control.installApp(id);
-    // The app rolled out by an admin's setup policy: Teams' install events reached the bot, so m365 knows.
-    await query(
-      env.env.DATABASE_URL!,
-      `insert into m365.teams_app_installation (user_id, source, confirmed_at)
-       select u, 'bot', now() from unnest($1::uuid[]) as u on conflict do nothing`,
-      [ids],
-    );
+    await rollOutTeamsApp(emulator, env.env.DATABASE_URL!, ids);
     const received = () => ids.filter((id) => emulator.control.activities(id).length > 0).length;
     const { requestId, accepted } = (await broker.call("notifications.notify", {
       audience: { userIds: ids },

@@ -2,8 +2,9 @@
 // that got lost shows as a request left waiting.
 import path from "node:path";
 import { m365ClientEnv, startGraphEmulator } from "@hearth/graph-emulator";
-import { createTestEnvironment, query, spawnNode, startBroker, waitFor } from "@hearth/testkit";
+import { createTestEnvironment, spawnNode, startBroker, waitFor, waitForServices } from "@hearth/testkit";
 import test from "ava";
+import { rollOutTeamsApp } from "./fixtures/teams-app.ts";
 
 const SERVICES = {
   m365: path.join(import.meta.dirname, "..", "..", "m365", "src", "m365.service.ts"),
@@ -29,20 +30,9 @@ test("a request that arrives while the loop's last batch is still being sent is 
   const broker = await startBroker(env.config, []);
   try {
     await Promise.all(nodes.map((n) => n.ready));
-    await waitFor(
-      "services",
-      async () => broker.registry.getServiceList({ onlyAvailable: true }) as unknown as Array<{ name: string }>,
-      (list) => ["m365", "notifications"].every((name) => list.some((s) => s.name === name)),
-      30_000,
-    );
+    await waitForServices(broker, ["m365", "notifications"]);
     const ids = emulator.control.tenant.records.slice(0, 501).map((r) => r.data.id as string);
-    for (const id of ids) emulator.control.installApp(id);
-    await query(
-      env.env.DATABASE_URL!,
-      `insert into m365.teams_app_installation (user_id, source, confirmed_at)
-       select u, 'bot', now() from unnest($1::uuid[]) as u on conflict do nothing`,
-      [ids],
-    );
+    await rollOutTeamsApp(emulator, env.env.DATABASE_URL!, ids);
     const notify = (userIds: string[], dedupeKey: string) =>
       broker.call("notifications.notify", {
         audience: { userIds },
