@@ -236,7 +236,7 @@ export class BudgetStore {
   }
 
   /**
-   * A window class: the row keeps its last 2 × `limit` sends in grant order, each with the time it was granted for
+   * A window class: the row keeps its last `limit` sends in grant order, each with the time it was granted for
    * (`at`) and, once answered, the latest database time at which Graph can have counted it (`bound`). A new send is
    * granted for max(now, the pause, bound of the send `limit` places back + period): each chain of every `limit`-th
    * send is a period apart at Graph, so any period holds at most `limit` arrivals, whatever the latencies were. While that send is still in flight
@@ -294,8 +294,7 @@ export class BudgetStore {
           inFlightLimitMs,
           window.periodMs,
           id,
-          // Twice the gate's distance: a send given back (never sent) leaves the gate on an older send, not empty.
-          2 * window.limit,
+          window.limit,
           this.tenant,
           limitClass,
           scope,
@@ -320,7 +319,7 @@ export class BudgetStore {
         this.inFlight.set(id, { settled, resolve });
         const slot: Slot = { limitClass, scope, id, statementDbMs: nowMs, askedAt };
         // Not sent after all (aborted, or a 429 this process saw while the caller slept paused the class): the
-        // slot leaves the window.
+        // slot is settled as not counted (it keeps its place, see settle).
         const giveBack = () => this.settle(slot, { counted: false, sentAt: 0, answeredAt: 0 });
         if (waitMs > 0)
           await sleepUntil(answered + waitMs, signal).catch(async (error) => {
@@ -358,7 +357,7 @@ export class BudgetStore {
    * Records what became of a window class's send. Counted: the latest database time Graph can have counted it, its
    * answer's time less half the fastest round trip seen (one way at its fastest: the answer's way back takes about
    * that at least, the next request's way there adds its own); the send `limit` places later keeps a period from
-   * it. Not counted (a 429, or never sent): it leaves the window.
+   * it. Not counted (a 429, or never sent): it stays in the window as if it had arrived at its granted time.
    */
   async settle(slot: Slot, outcome: SlotOutcome): Promise<void> {
     try {
@@ -374,14 +373,18 @@ export class BudgetStore {
         this.localBounds.set(slot.id, outcome.answeredAt - margin);
         if (this.localBounds.size > 256) this.localBounds.delete(this.localBounds.keys().next().value!);
       }
+      // Not counted: the send keeps its place as if it had arrived at its granted time (it never arrives). Taken out,
+      // it would move every later send onto another gate, and a later send granted before an earlier one (each
+      // waits for its own gate) could then share a period with two others.
       await this.execute(
         `update ${this.table}
-         set sends = (select coalesce(jsonb_agg(case when e ->> 'id' = ? then e || jsonb_build_object('bound', ?::float8) else e end
+         set sends = (select coalesce(jsonb_agg(case when e ->> 'id' = ?
+                                                     then e || jsonb_build_object('bound', coalesce(?::float8, (e ->> 'at')::float8))
+                                                     else e end
                                                 order by o), '[]'::jsonb)
-                      from jsonb_array_elements(sends) with ordinality as x(e, o)
-                      where ?::boolean or e ->> 'id' <> ?)
+                      from jsonb_array_elements(sends) with ordinality as x(e, o))
          where tenant = ? and limit_class = ? and scope = ?`,
-        [slot.id, bound, outcome.counted, slot.id, this.tenant, slot.limitClass, slot.scope],
+        [slot.id, bound, this.tenant, slot.limitClass, slot.scope],
       );
     } finally {
       this.inFlight.get(slot.id)?.resolve();

@@ -177,8 +177,8 @@ export class BudgetRetryMiddleware implements Middleware {
         await sleepUntil(until);
         grantedAt = performance.now();
       } else if (charge && response.status === 429) {
-        // A window class: the refused send left the window; the class waits out Retry-After and the retry takes
-        // its place in the window again, behind nobody granted before the pause ends.
+        // A window class: the refused send stays in the window as if it had arrived at its granted time; the class
+        // waits out Retry-After and the retry takes a new place, behind nobody granted before the pause ends.
         const until = performance.now() + wait;
         await this.budgets.pause(charge.limitClass, wait, charge.scope);
         await sleepUntil(until);

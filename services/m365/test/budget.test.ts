@@ -463,7 +463,7 @@ test.serial(
 );
 
 test.serial(
-  "a window class: a 429 all the same (another client of the app) takes the send out of the window, and its retry goes after Retry-After",
+  "a window class: a 429 all the same (another client of the app) is absorbed: the refused send counts as never arrived, and its retry goes after Retry-After",
   async (t) => {
     const periodMs = 100;
     const throttler = new Throttler(true, 1000 / periodMs);
@@ -516,18 +516,21 @@ test.serial(
   },
 );
 
-test("sleepUntil never returns before its time, even for a timer set late in a busy turn of the event loop", async (t) => {
-  // Node's timers count from the loop's cached time: after 2 ms of work a 4 ms timer fires about 2 ms early.
-  let early = 0;
-  for (let i = 0; i < 40; i++) {
-    const busyUntil = performance.now() + 2;
-    while (performance.now() < busyUntil);
-    const target = performance.now() + 3 + Math.random() * 2;
-    await sleepUntil(target);
-    if (performance.now() < target) early++;
-  }
-  t.is(early, 0);
-});
+test.serial(
+  "sleepUntil never returns before its time, even for a timer set late in a busy turn of the event loop",
+  async (t) => {
+    // Node's timers count from the loop's cached time: after 2 ms of work a 4 ms timer fires about 2 ms early.
+    let early = 0;
+    for (let i = 0; i < 40; i++) {
+      const busyUntil = performance.now() + 2;
+      while (performance.now() < busyUntil);
+      const target = performance.now() + 3 + Math.random() * 2;
+      await sleepUntil(target);
+      if (performance.now() < target) early++;
+    }
+    t.is(early, 0);
+  },
+);
 
 test.serial(
   "a window class: a send whose gate was answered first is not held behind one whose gate is answered later",
@@ -559,5 +562,44 @@ test.serial(
     t.deepEqual(order, ["d", "c"]);
     t.true(gd.grantedAtMs < gc.grantedAtMs);
     for (const g of [gc, gd]) await budgets.settle(g.slot!, answered(performance.now()));
+  },
+);
+
+test.serial(
+  "a window class: a send given back keeps its place, so a later send granted earlier cannot share a period with two others",
+  async (t) => {
+    const pool = pgExecutor(url, 3);
+    t.teardown(() => pool.end());
+    const periodMs = 300;
+    const tenant = "tenant-window-give-back";
+    const budgets = new BudgetStore({
+      tenant,
+      execute: pool.execute,
+      windows: { teamsBulkActivity: { limit: 2, periodMs } },
+    });
+    const answered = (at: number) => ({ counted: true, sentAt: at - 2, answeredAt: at });
+    const a = await budgets.take("teamsBulkActivity");
+    const b = await budgets.take("teamsBulkActivity");
+    await budgets.settle(b.slot!, answered(performance.now()));
+    await sleep(150);
+    await budgets.settle(a.slot!, answered(performance.now()));
+    const [row] = await pool.execute(
+      "select sends from m365.budget where tenant = ? and limit_class = 'teamsBulkActivity' and scope = ''",
+      [tenant],
+    );
+    const boundOfA = (row!.sends as Array<{ id: string; bound?: number }>).find((s) => s.id === a.slot!.id)?.bound;
+    // c's gate is a, d's is b: d goes a period after b's answer, c a period after a's, 150 ms later.
+    const abort = new AbortController();
+    const c = budgets.take("teamsBulkActivity", 1, "", abort.signal);
+    const gd = await budgets.take("teamsBulkActivity");
+    // c is given back while it sleeps towards its time. Had it left the window, e's gate would be b (two places
+    // back in a, b, d) and e would go with d, a period after b: a (arrived as late as its bound), d and e in one
+    // period.
+    abort.abort();
+    await t.throwsAsync(c);
+    const ge = await budgets.take("teamsBulkActivity");
+    t.truthy(boundOfA);
+    t.true(ge.grantedAtMs >= boundOfA! + periodMs, `e ${(ge.grantedAtMs - boundOfA!).toFixed(1)} ms after a's bound`);
+    for (const g of [gd, ge]) await budgets.settle(g.slot!, answered(performance.now()));
   },
 );

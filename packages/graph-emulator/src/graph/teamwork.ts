@@ -314,16 +314,21 @@ export const teamworkRoutes: GraphRoute[] = [
       const activity = parseActivity(body);
       const teamwork = context.state.tenant.teamwork;
       const app = teamwork.catalogAppFor(context.token.appId);
-      // Accepted as a whole; delivery is asynchronous in Graph (the 202 goes first; the deliveries follow before
-      // this process handles its next I/O), and recipients without the app get nothing.
+      // Accepted as a whole; delivery is asynchronous in Graph: the 202 is written first, the deliveries follow in
+      // this turn of the event loop's check phase (before any caller can have read the answer from its socket).
+      // Recipients without the app get nothing.
       setImmediate(() => {
-        for (const id of ids) {
-          const recipient = context.state.tenant.find(id);
-          if (recipient && teamwork.installedFor(recipient.data.id).some((i) => i.teamsAppId === app.id)) {
-            deliver(context, recipient, app, activity);
-          } else {
-            teamwork.undelivered.push({ recipientId: id, reason: recipient ? "appNotInstalled" : "unknownUser" });
+        try {
+          for (const id of ids) {
+            const recipient = context.state.tenant.find(id);
+            if (recipient && teamwork.installedFor(recipient.data.id).some((i) => i.teamsAppId === app.id)) {
+              deliver(context, recipient, app, activity);
+            } else {
+              teamwork.undelivered.push({ recipientId: id, reason: recipient ? "appNotInstalled" : "unknownUser" });
+            }
           }
+        } catch (error) {
+          console.error("graph-emulator: bulk activity delivery failed", error);
         }
       });
       return { status: 202, headers: {} };
