@@ -274,15 +274,20 @@ export class BudgetStore {
                        when (gate ->> 'at')::float8 + ? <= now_ms then (gate ->> 'at')::float8 + ? + ?
                   end as gate_ms
            from gated),
-         granted as (select timed.*, greatest(now_ms, paused_ms, gate_ms) as at_ms from timed where gate_ms is not null)
-         update ${this.table} b
-         set sends = (select coalesce(jsonb_agg(e order by o), '[]'::jsonb)
-                      from (select e, o from jsonb_array_elements(granted.sends || jsonb_build_array(jsonb_build_object('id', ?::text, 'at', granted.at_ms)))
-                              with ordinality as x(e, o) order by o desc limit ?) kept)
-         from granted
-         where b.tenant = ? and b.limit_class = ? and b.scope = ?
-         returning granted.at_ms, granted.now_ms, greatest(granted.now_ms, granted.paused_ms) as unpaused_ms,
-                   granted.gate ->> 'id' as gate_id`,
+         granted as (select timed.*, greatest(now_ms, paused_ms, gate_ms) as at_ms from timed where gate_ms is not null),
+         taken as (
+           update ${this.table} b
+           set sends = (select coalesce(jsonb_agg(e order by o), '[]'::jsonb)
+                        from (select e, o from jsonb_array_elements(granted.sends || jsonb_build_array(jsonb_build_object('id', ?::text, 'at', granted.at_ms)))
+                                with ordinality as x(e, o) order by o desc limit ?) kept)
+           from granted
+           where b.tenant = ? and b.limit_class = ? and b.scope = ?
+           returning granted.at_ms, granted.now_ms, greatest(granted.now_ms, granted.paused_ms) as unpaused_ms,
+                     granted.gate ->> 'id' as gate_id)
+         -- Not granted: which send is in flight at the gate, and when it counts as arrived anyway (one statement).
+         select taken.*, timed.gate ->> 'id' as wait_for,
+                ((timed.gate ->> 'at')::float8 + ? - timed.now_ms)::float8 as expires_ms
+         from timed left join taken on true`,
         [
           this.tenant,
           limitClass,
@@ -298,9 +303,16 @@ export class BudgetStore {
           this.tenant,
           limitClass,
           scope,
+          inFlightLimitMs,
         ],
       );
-      if (rows.length > 0) {
+      if (rows.length === 0) {
+        // No row (swept, or the table emptied by a crash of PostgreSQL): made again.
+        this.known.delete(key);
+        await this.ensure(limitClass, scope);
+        continue;
+      }
+      if (rows[0].at_ms !== null) {
         granted();
         const answered = performance.now();
         const atMs = Number(rows[0].at_ms);
@@ -334,18 +346,7 @@ export class BudgetStore {
         this.observer.granted?.(limitClass, 1, waitedMs);
         return { limitClass, scope, cost: 1, waitedMs, grantedAtMs: atMs, slot };
       }
-      const [state] = await this.execute(
-        `select sends -> (jsonb_array_length(sends) - ?) ->> 'id' as wait_for,
-                ((sends -> (jsonb_array_length(sends) - ?) ->> 'at')::float8 + ?
-                  - extract(epoch from clock_timestamp()) * 1000)::float8 as expires_ms
-         from ${this.table} where tenant = ? and limit_class = ? and scope = ?`,
-        [window.limit, window.limit, inFlightLimitMs, this.tenant, limitClass, scope],
-      );
-      if (!state) {
-        this.known.delete(key);
-        await this.ensure(limitClass, scope);
-        continue;
-      }
+      const state = rows[0];
       const local = state.wait_for ? this.inFlight.get(String(state.wait_for)) : undefined;
       const expiresMs = Math.max(1, Number(state.expires_ms));
       if (local) await Promise.race([local.settled, sleep(expiresMs, undefined, { signal })]);
