@@ -239,9 +239,9 @@ export class BudgetStore {
    * A window class: the row keeps its last `limit` sends in grant order, each with the time it was granted for
    * (`at`) and, once answered, the latest database time at which Graph can have counted it (`bound`). A new send is
    * granted for max(now, the pause, bound of the send `limit` places back + period): each chain of every `limit`-th
-   * send is a period apart at Graph, so any period holds at most `limit` arrivals, whatever the latencies were. While that send is still in flight
-   * the taker waits (for its settle, if it is this process's, else asking again every 2 ms). A send never settled
-   * (its replica died) counts as arrived `inFlightLimitMs` after its grant.
+   * send is a period apart at Graph, so any period holds at most `limit` arrivals, whatever the latencies were.
+   * While that send is still in flight the taker waits (for its settle, if it is this process's, else asking again
+   * every 2 ms). A send never settled (its replica died) counts as arrived `inFlightLimitMs` after its grant.
    */
   private async takeSlotNow(
     limitClass: LimitClass,

@@ -170,19 +170,16 @@ export class BudgetRetryMiddleware implements Middleware {
       this.metrics?.throttled(label, response.status);
       const wait = retryAfterMs(response.headers.get("Retry-After")) ?? backoffMs(attempt);
       await response.body?.cancel().catch(() => undefined);
-      if (charge && response.status === 429 && !slot) {
-        const heldMs = performance.now() - grantedAt;
+      if (charge && response.status === 429) {
+        // The class waits out Retry-After for every replica. A bucket's request keeps its grant (the pause moves the
+        // bucket's clock by the time it held it); a window's refused send stays in the window as if it had arrived at
+        // its granted time, and the retry takes a new place, behind nobody granted before the pause ends.
+        const heldMs = slot ? 0 : performance.now() - grantedAt;
         const until = performance.now() + wait;
         await this.budgets.pause(charge.limitClass, wait, charge.scope, heldMs);
         await sleepUntil(until);
-        grantedAt = performance.now();
-      } else if (charge && response.status === 429) {
-        // A window class: the refused send stays in the window as if it had arrived at its granted time; the class
-        // waits out Retry-After and the retry takes a new place, behind nobody granted before the pause ends.
-        const until = performance.now() + wait;
-        await this.budgets.pause(charge.limitClass, wait, charge.scope);
-        await sleepUntil(until);
-        grant = undefined;
+        if (slot) grant = undefined;
+        else grantedAt = performance.now();
       } else {
         // Not a throttle of the class (503/504): the retry draws on the budget again.
         grant = undefined;

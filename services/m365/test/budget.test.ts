@@ -7,7 +7,7 @@ import { createTestEnvironment, type TestEnvironment } from "@hearth/testkit";
 import type { Context, Middleware } from "@microsoft/microsoft-graph-client";
 import test from "ava";
 import fc from "fast-check";
-import { BudgetStore, type Grant, sleepUntil } from "../src/budget.ts";
+import { type BudgetOptions, BudgetStore, type Grant, sleepUntil } from "../src/budget.ts";
 import { database } from "../src/database.ts";
 import { BudgetRetryMiddleware } from "../src/graph-client.ts";
 import { pgExecutor } from "./fixtures/pg-executor.ts";
@@ -412,14 +412,15 @@ class LaggyGraph implements Middleware {
   }
 }
 
+/** A store whose bulk feed is kept by a send window of `limit` per `periodMs` (one replica's view). */
+function bulkWindowStore(tenant: string, execute: BudgetOptions["execute"], periodMs: number, limit = 2) {
+  return new BudgetStore({ tenant, execute, windows: { teamsBulkActivity: { limit, periodMs } } });
+}
+
 function windowReplicas(tenant: string, periodMs: number, count: number, graphFor: (replica: number) => Middleware) {
   const pools = Array.from({ length: count }, () => pgExecutor(url, 3));
   const middlewares = pools.map((pool, r) => {
-    const budgets = new BudgetStore({
-      tenant,
-      execute: pool.execute,
-      windows: { teamsBulkActivity: { limit: 2, periodMs } },
-    });
+    const budgets = bulkWindowStore(tenant, pool.execute, periodMs);
     const middleware = new BudgetRetryMiddleware(budgets, 6);
     middleware.setNext(graphFor(r));
     return middleware;
@@ -496,20 +497,12 @@ test.serial(
     const pool = pgExecutor(url, 2);
     t.teardown(() => pool.end());
     const periodMs = 20;
-    const budgets = new BudgetStore({
-      tenant: "tenant-window-dead",
-      execute: pool.execute,
-      windows: { teamsBulkActivity: { limit: 1, periodMs } },
-    });
+    const budgets = bulkWindowStore("tenant-window-dead", pool.execute, periodMs, 1);
     const lost = await budgets.take("teamsBulkActivity");
     t.truthy(lost.slot);
     // Another replica (a store of its own) finds the dead one's send in flight: it waits, then counts it as arrived
     // 1 s (the in-flight limit: 10 periods, at least 1 s) after its grant.
-    const other = new BudgetStore({
-      tenant: "tenant-window-dead",
-      execute: pool.execute,
-      windows: { teamsBulkActivity: { limit: 1, periodMs } },
-    });
+    const other = bulkWindowStore("tenant-window-dead", pool.execute, periodMs, 1);
     const next = await other.take("teamsBulkActivity");
     t.true(next.grantedAtMs - lost.grantedAtMs >= 1000 + periodMs - 1, `${next.grantedAtMs - lost.grantedAtMs} ms`);
     await other.settle(next.slot!, { counted: true, sentAt: 0, answeredAt: 1 });
@@ -538,11 +531,7 @@ test.serial(
     const pool = pgExecutor(url, 3);
     t.teardown(() => pool.end());
     const periodMs = 300;
-    const budgets = new BudgetStore({
-      tenant: "tenant-window-order",
-      execute: pool.execute,
-      windows: { teamsBulkActivity: { limit: 2, periodMs } },
-    });
+    const budgets = bulkWindowStore("tenant-window-order", pool.execute, periodMs);
     const a = await budgets.take("teamsBulkActivity");
     const b = await budgets.take("teamsBulkActivity");
     const answered = (at: number) => ({ counted: true, sentAt: at - 2, answeredAt: at });
@@ -572,11 +561,7 @@ test.serial(
     t.teardown(() => pool.end());
     const periodMs = 300;
     const tenant = "tenant-window-give-back";
-    const budgets = new BudgetStore({
-      tenant,
-      execute: pool.execute,
-      windows: { teamsBulkActivity: { limit: 2, periodMs } },
-    });
+    const budgets = bulkWindowStore(tenant, pool.execute, periodMs);
     const answered = (at: number) => ({ counted: true, sentAt: at - 2, answeredAt: at });
     const a = await budgets.take("teamsBulkActivity");
     const b = await budgets.take("teamsBulkActivity");
