@@ -75,7 +75,7 @@ export async function importCsv(
         const current = (await loadEmployees(em, tenantId, [objectId], true)).get(objectId);
         const outcome = applyProfile(current, objectId, patch, { tenantId, today: today(), source: "csv" });
         if (outcome.next && outcome.kind !== "unchanged") await saveEmployee(em, outcome.next);
-        await recordOrHold(service, em, tenantId, outcome.events);
+        await recordOrHold(service, em, tenantId, outcome.events, current);
         return outcome.kind;
       });
       report.imported++;

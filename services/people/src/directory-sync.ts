@@ -9,6 +9,7 @@ import {
   applyToday,
   type EmployeeEvent,
   type EmployeeState,
+  hiredEvent,
   needsMailboxSettings,
   removeEmployee,
 } from "./domain/employee.ts";
@@ -309,7 +310,8 @@ async function storePage(
     // pages are read again from the one before.
     await sql(em, "set local synchronous_commit = off");
     const alreadyDue = new Set<string>();
-    const current = await loadEmployees(em, tenantId, ids, true, alreadyDue);
+    const hireHeld = new Set<string>();
+    const current = await loadEmployees(em, tenantId, ids, true, alreadyDue, hireHeld);
     const counts = { created: 0, updated: 0, left: 0, seen: 0 };
     const upserted = new Set<string>();
     // The last state of each person changed on this page, written in one statement after the loop.
@@ -320,7 +322,8 @@ async function storePage(
     const now: EmployeeEvent[] = [];
     for (const change of result.changes) {
       const id = change.kind === "upsert" ? change.user.id : change.id;
-      const outcome = applyDirectoryChange(current.get(id), change, ctx);
+      const before = current.get(id);
+      const outcome = applyDirectoryChange(before, change, ctx);
       if (change.kind === "upsert") upserted.add(id);
       if (outcome.kind === "ignored" || !outcome.next) continue;
       current.set(id, outcome.next);
@@ -329,10 +332,22 @@ async function storePage(
       if (outcome.events.some((e) => e.name === "employee.left")) counts.left++;
       if (outcome.kind !== "unchanged") toSave.set(id, outcome.next);
       if (needsMailboxSettings(change, outcome)) due.add(id);
-      if (due.has(id) || alreadyDue.has(id)) held.set(id, [...(held.get(id) ?? []), ...outcome.events]);
-      else now.push(...outcome.events);
+      if (due.has(id) || alreadyDue.has(id)) {
+        // A hire held as a mark is the person's first held event: it becomes the event before others join it.
+        const earlier = held.get(id) ?? (hireHeld.delete(id) ? [hiredEvent(before!)] : []);
+        held.set(id, [...earlier, ...outcome.events]);
+      } else now.push(...outcome.events);
     }
-    await saveEmployees(em, [...toSave.values()], run.id, { due, held });
+    // A hire with nothing held before or after it is kept as a mark on the row (see MailboxMarks): a first sync's
+    // 100,000 employee.hired would otherwise be copies of the rows beside them.
+    const hireMarks = new Set<string>();
+    for (const [id, events] of held) {
+      if (events.length === 1 && events[0]!.name === "employee.hired" && !alreadyDue.has(id)) {
+        hireMarks.add(id);
+        held.delete(id);
+      }
+    }
+    await saveEmployees(em, [...toSave.values()], run.id, { due, held, hireHeld: hireMarks });
     await recordNow(service, em, now);
     counts.seen = upserted.size;
     // Those just saved carry the run already; the rest were re-sent unchanged.
@@ -384,9 +399,10 @@ async function markUnseenAsLeft(service: PeopleThis, em: EntityManager, runId: s
   );
   let left = 0;
   for (const row of rows) {
-    const outcome = removeEmployee(rowToState(row), ctx);
+    const before = rowToState(row);
+    const outcome = removeEmployee(before, ctx);
     if (outcome.next) await saveEmployee(em, outcome.next);
-    await recordOrHold(service, em, ctx.tenantId, outcome.events);
+    await recordOrHold(service, em, ctx.tenantId, outcome.events, before);
     if (outcome.events.some((e) => e.name === "employee.left")) left++;
   }
   return left;
@@ -401,9 +417,10 @@ export async function applyLeaveDates(service: DatabaseThis, em: EntityManager, 
   );
   let left = 0;
   for (const row of rows) {
-    const outcome = applyToday(rowToState(row), ctx);
+    const before = rowToState(row);
+    const outcome = applyToday(before, ctx);
     if (outcome.next) await saveEmployee(em, outcome.next);
-    await recordOrHold(service, em, ctx.tenantId, outcome.events);
+    await recordOrHold(service, em, ctx.tenantId, outcome.events, before);
     if (outcome.events.some((e) => e.name === "employee.left")) left++;
   }
   return left;

@@ -6,8 +6,14 @@
 import { type EventContract, employeeHired, employeeLeft, employeeUpdated } from "@hearth/contracts";
 import { type DatabaseThis, executeBound } from "@hearth/platform";
 import type { EntityManager } from "@mikro-orm/core";
-import { type EmployeeEvent, type MailboxSettings, settleMailboxSettings } from "./domain/employee.ts";
-import { loadEmployeeRows, rowToState, saveEmployees, sql, T } from "./employee-store.ts";
+import {
+  type EmployeeEvent,
+  type EmployeeState,
+  hiredEvent,
+  type MailboxSettings,
+  settleMailboxSettings,
+} from "./domain/employee.ts";
+import { heldEventsOf, loadEmployeeRows, rowToState, saveEmployees, sql, T } from "./employee-store.ts";
 
 const CONTRACTS: Record<EmployeeEvent["name"], EventContract> = {
   "employee.hired": employeeHired,
@@ -35,46 +41,37 @@ export function recordNow(service: DatabaseThis, em: EntityManager, events: read
 }
 
 /**
- * Records events, except those of people whose mailbox settings are still due: theirs join the events held on
- * their row (in order), to go out when the settings have been read.
+ * Records one person's events, unless their mailbox settings are still due: then the events join those held on
+ * their row (in order), to go out when the settings have been read. `before`: the person as they were before
+ * these events (a hire held as a mark on their row is that person's employee.hired).
  */
 export async function recordOrHold(
   service: DatabaseThis,
   em: EntityManager,
   tenantId: string,
   events: readonly EmployeeEvent[],
+  before: EmployeeState | undefined,
 ) {
   if (events.length === 0) return;
-  const subjects = [...new Set(events.map((e) => e.payload.objectId))];
-  const due = new Set(
-    (
-      await executeBound<{ object_id: string; mailbox_due: boolean }>(
-        em,
-        `select object_id, mailbox_due from ${T} where tenant_id = $1 and object_id = any($2::uuid[])`,
-        [tenantId, subjects],
-      )
-    )
-      .filter((r) => r.mailbox_due)
-      .map((r) => r.object_id),
-  );
-  const held = new Map<string, EmployeeEvent[]>();
-  for (const e of events) {
-    if (due.has(e.payload.objectId)) held.set(e.payload.objectId, [...(held.get(e.payload.objectId) ?? []), e]);
-  }
-  if (held.size > 0) {
-    await sql(
-      em,
-      `update ${T} e set held_events = coalesce(e.held_events, '[]'::jsonb) || h.events
-       from jsonb_to_recordset(?::jsonb) as h(object_id uuid, events jsonb)
-       where e.tenant_id = ? and e.object_id = h.object_id`,
-      [JSON.stringify([...held].map(([object_id, list]) => ({ object_id, events: list }))), tenantId],
-    );
-  }
-  await recordNow(
-    service,
+  const objectId = events[0]!.payload.objectId;
+  if (events.some((e) => e.payload.objectId !== objectId)) throw new Error("recordOrHold takes one person's events");
+  const [row] = await executeBound<{ mailbox_due: boolean; hire_held: boolean }>(
     em,
-    events.filter((e) => !due.has(e.payload.objectId)),
+    `select mailbox_due, hire_held from ${T} where tenant_id = $1 and object_id = $2::uuid`,
+    [tenantId, objectId],
   );
+  if (row?.mailbox_due) {
+    if (row.hire_held && !before) throw new Error(`the held hire of ${objectId} needs the person as they were`);
+    const held = row.hire_held ? [hiredEvent(before!), ...events] : events;
+    await executeBound(
+      em,
+      `update ${T} set held_events = coalesce(held_events, '[]'::jsonb) || $3::jsonb, hire_held = false
+       where tenant_id = $1 and object_id = $2::uuid`,
+      [tenantId, objectId, JSON.stringify(held)],
+    );
+    return;
+  }
+  await recordNow(service, em, events);
 }
 
 /** People whose mailbox settings are still to be read. */
@@ -122,7 +119,7 @@ async function settle(service: MailboxThis, claimed: Claimed[], read: Map<string
     const states = current.map((row) => {
       const settled = settleMailboxSettings(
         rowToState(row),
-        row.held_events ?? [],
+        heldEventsOf(row),
         read.get(row.object_id),
         row.mailbox_first,
       );

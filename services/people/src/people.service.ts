@@ -42,7 +42,7 @@ import {
   today,
 } from "./directory-sync.ts";
 import { applyProfile } from "./domain/employee.ts";
-import { type EmployeeRow, findEmployee, loadEmployees, saveEmployee, sql, T } from "./employee-store.ts";
+import { type EmployeeRow, findEmployee, heldEventsOf, loadEmployees, saveEmployee, sql, T } from "./employee-store.ts";
 import { recordOrHold, startMailboxReader } from "./mailbox-settings.ts";
 
 const PRIVILEGED = ["HR", "Admin"] as const;
@@ -301,7 +301,7 @@ export function createPeopleService(options: PeopleServiceOptions = {}): molecul
           [caller.objectId, caller.tenantId],
         );
         // Events still held for their mailbox settings are theirs too (not yet sent anywhere).
-        for (const held of row?.held_events ?? []) {
+        for (const held of row ? heldEventsOf(row) : []) {
           events.push({ event: held.name, created_at: row!.updated_at, payload: held.payload });
         }
         let profile = null;
@@ -355,7 +355,7 @@ export function createPeopleService(options: PeopleServiceOptions = {}): molecul
               },
             );
             if (outcome.next) await saveEmployee(em, outcome.next);
-            await recordOrHold(this, em, tenantId, outcome.events);
+            await recordOrHold(this, em, tenantId, outcome.events, current);
           }
           // Earlier events about them carry their name and mail: those go; others' events lose the reference.
           await sql(em, `delete from "people".outbox where payload->>'objectId' = ? and payload->>'tenantId' = ?`, [
@@ -449,7 +449,7 @@ export function createPeopleService(options: PeopleServiceOptions = {}): molecul
           source: "csv",
         });
         await saveEmployee(em, outcome.next!);
-        await recordOrHold(this, em, tenantId, outcome.events);
+        await recordOrHold(this, em, tenantId, outcome.events, undefined);
         created++;
       }
       return created;

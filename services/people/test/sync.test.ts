@@ -121,6 +121,66 @@ test("mailbox settings follow the pages: the directory is there at once, events 
   t.deepEqual([...(await h.eventCounts()).values()], Array(rows.length).fill(1));
 });
 
+test("a held hire is a mark on the row until something joins it: then it is the hire as it was, first", async (t) => {
+  const h = await startPeople(t, { people: { mailboxPollMs: 100 } });
+  hireTenant(h.directory, 4);
+  h.directory.mailboxFailure = "Missing application permission MailboxSettings.Read";
+  t.like(await sync(h), { status: "completed", created: 4 });
+  // Each hire waits as a mark, not as a copy of the row.
+  t.deepEqual(await h.sql("select count(*)::int as n from people.employees where hire_held and held_events is null"), [
+    { n: 4 },
+  ]);
+  // The person's data export shows the held hire.
+  const [{ tenant_id: tenantId }] = await h.sql("select tenant_id from people.employees limit 1");
+  const mine = (await h.broker.call(
+    "people.exportMyData",
+    {},
+    { meta: { caller: { tenantId, objectId: id(2), roles: ["Employee"] } } },
+  )) as {
+    events: Array<{ event: string; payload: { department: string } }>;
+  };
+  t.like(mine.events, [{ event: "employee.hired", payload: { department: "Engineering" } }]);
+
+  // Changes join the hire while it waits: by the directory (a page), and by an HR import.
+  h.directory.upsert({ id: id(2), department: "Marketing" });
+  await sync(h);
+  const imported = (await h.broker.call("people.importCsv", {
+    csv: "Work Mail,Title\nperson3@contoso.example,Buyer\n",
+    mapping: { mail: "Work Mail", jobTitle: "Title" },
+  })) as { updated: number; rejected: unknown[] };
+  t.like(imported, { updated: 1, rejected: [] });
+  t.deepEqual(
+    await h.sql("select object_id, hire_held from people.employees where object_id in ($1, $2) order by object_id", [
+      id(2),
+      id(3),
+    ]),
+    [
+      { object_id: id(2), hire_held: false },
+      { object_id: id(3), hire_held: false },
+    ],
+  );
+
+  h.directory.mailboxFailure = undefined;
+  await h.settled();
+  const rows = await h.sql("select event, payload from people.outbox order by created_at, id");
+  const of = (n: number) => rows.filter((r) => r.payload.objectId === id(n));
+  // The hire as it was when it happened, then the change, then nothing else; with the time zone read since.
+  t.like(of(2), [
+    { event: "employee.hired", payload: { department: "Engineering", timeZone: "Europe/Berlin" } },
+    { event: "employee.updated", payload: { changes: { department: "Marketing" } } },
+  ]);
+  t.is(of(2).length, 2);
+  t.like(of(3), [
+    { event: "employee.hired", payload: { jobTitle: null, department: "Sales", timeZone: "Europe/Berlin" } },
+    { event: "employee.updated", payload: { changes: { jobTitle: "Buyer" } } },
+  ]);
+  t.is(of(3).length, 2);
+  t.like(of(4), [{ event: "employee.hired", payload: { department: "Engineering", timeZone: "Europe/Berlin" } }]);
+  t.is(of(4).length, 1);
+  t.deepEqual(await h.sql("select count(*)::int as n from people.employees where hire_held"), [{ n: 0 }]);
+  t.deepEqual([...(await h.eventCounts()).values()], Array(rows.length).fill(1));
+});
+
 test.serial(
   "a bulk read of mailbox settings vacuums the directory as it goes and at its end; every event once",
   async (t) => {

@@ -207,23 +207,7 @@ export function applyProfile(
   }
   if (nowActive && !next.hiredAnnounced && next.hireDate !== null) {
     next.hiredAnnounced = true;
-    events.push({
-      name: "employee.hired",
-      payload: {
-        tenantId: next.tenantId,
-        objectId,
-        displayName: next.displayName,
-        mail: next.mail,
-        department: next.department,
-        jobTitle: next.jobTitle,
-        managerId: next.managerId,
-        country: next.country,
-        timeZone: next.timeZone,
-        preferredLanguage: next.preferredLanguage,
-        hireDate: next.hireDate,
-        source: next.source,
-      },
-    });
+    events.push(hiredEvent(next));
   }
   if (wasActive && !nowActive) {
     events.push({
@@ -242,6 +226,31 @@ export function applyProfile(
       ? "updated"
       : "unchanged";
   return { next, events, kind };
+}
+
+/**
+ * The employee.hired of a person as they are: what applyProfile emits when they are hired, and how a hire held
+ * as a mark on their row (nothing about them changed since) becomes its event again.
+ */
+export function hiredEvent(s: EmployeeState): Extract<EmployeeEvent, { name: "employee.hired" }> {
+  if (s.hireDate === null) throw new Error(`employee ${s.objectId} has no hire date to announce`);
+  return {
+    name: "employee.hired",
+    payload: {
+      tenantId: s.tenantId,
+      objectId: s.objectId,
+      displayName: s.displayName,
+      mail: s.mail,
+      department: s.department,
+      jobTitle: s.jobTitle,
+      managerId: s.managerId,
+      country: s.country,
+      timeZone: s.timeZone,
+      preferredLanguage: s.preferredLanguage,
+      hireDate: s.hireDate,
+      source: s.source,
+    },
+  };
 }
 
 /** One Graph delta change (mailbox settings follow apart: settleMailboxSettings). */

@@ -56,6 +56,8 @@ export const Employee = defineEntity({
     mailboxClaimedUntil: p.datetime().nullable(),
     /** The person's domain events, held (in order) while their mailbox settings are due. */
     heldEvents: p.json<unknown[]>().nullable(),
+    /** The person's employee.hired is held, as a mark (built from the row when it goes out): it comes first. */
+    hireHeld: p.boolean().default(false),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p
       .datetime()
