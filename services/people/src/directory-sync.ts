@@ -312,6 +312,7 @@ async function storePage(
     const alreadyDue = new Set<string>();
     const hireHeld = new Set<string>();
     const current = await loadEmployees(em, tenantId, ids, true, alreadyDue, hireHeld);
+    const stored = new Set(current.keys());
     const counts = { created: 0, updated: 0, left: 0, seen: 0 };
     const upserted = new Set<string>();
     // The last state of each person changed on this page, written in one statement after the loop.
@@ -347,7 +348,22 @@ async function storePage(
         held.delete(id);
       }
     }
-    await saveEmployees(em, [...toSave.values()], run.id, { due, held, hireHeld: hireMarks });
+    // Those not stored when looked up (under their locks) are inserted without a conflict check per row.
+    const marks = { due, held, hireHeld: hireMarks };
+    const saving = [...toSave.values()];
+    await saveEmployees(
+      em,
+      saving.filter((s) => stored.has(s.objectId)),
+      run.id,
+      marks,
+    );
+    await saveEmployees(
+      em,
+      saving.filter((s) => !stored.has(s.objectId)),
+      run.id,
+      marks,
+      { unstored: true },
+    );
     await recordNow(service, em, now);
     counts.seen = upserted.size;
     // Those just saved carry the run already; the rest were re-sent unchanged.

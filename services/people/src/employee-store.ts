@@ -202,6 +202,12 @@ export async function saveEmployees(
   seenRun?: string,
   /** Marks for the mailbox settings queue, or "settled": these people's settings were read (the queue is cleared). */
   mailbox?: MailboxMarks | "settled",
+  /**
+   * None of these people is stored: the caller looked them up under their locks (loadEmployees with `lock`), so a
+   * plain insert, without a conflict check per row (a first sync's pages; a conflict all the same fails the
+   * transaction, nothing is overwritten).
+   */
+  { unstored = false }: { unstored?: boolean } = {},
 ) {
   if (states.length === 0) return;
   const marks = mailbox === "settled" ? undefined : mailbox;
@@ -218,6 +224,15 @@ export async function saveEmployees(
          else coalesce(${T}.held_events, '[]'::jsonb) || excluded.held_events end,
        -- Events appended to a held hire come with that hire as an event (the caller's duty): the mark goes.
        hire_held = excluded.hire_held or (${T}.hire_held and excluded.held_events is null)`;
+  const upsert = `on conflict (tenant_id, object_id) do update set
+         display_name = excluded.display_name, given_name = excluded.given_name, surname = excluded.surname,
+         mail = excluded.mail, upn = excluded.upn, department = excluded.department, job_title = excluded.job_title,
+         office = excluded.office, country = excluded.country, time_zone = excluded.time_zone,
+         preferred_language = excluded.preferred_language, manager_id = excluded.manager_id,
+         hire_date = excluded.hire_date, leave_date = excluded.leave_date, enabled = excluded.enabled,
+         status = excluded.status, source = excluded.source, hired_announced = excluded.hired_announced,
+         last_seen_run = coalesce(excluded.last_seen_run, ${T}.last_seen_run), updated_at = now(),
+         language_from_mailbox = excluded.language_from_mailbox, ${queue}`;
   const context: SaveContext = { seenRun: seenRun ?? null, marks };
   const rows = states.map((s) => SAVED_COLUMNS.map(([, , value]) => value(s, context)));
   const columns = SAVED_COLUMNS.map(([name]) => name).join(", ");
@@ -226,15 +241,7 @@ export async function saveEmployees(
     `insert into ${T} (${columns}, mailbox_first, mailbox_version, created_at, updated_at)
      select ${SAVED_COLUMNS.map(([name]) => `r.${name}`).join(", ")}, r.mailbox_due, r.mailbox_due::int, now(), now()
      from (select ${savedColumnsFromJson} from jsonb_array_elements($1::jsonb) as r) as r
-     on conflict (tenant_id, object_id) do update set
-       display_name = excluded.display_name, given_name = excluded.given_name, surname = excluded.surname,
-       mail = excluded.mail, upn = excluded.upn, department = excluded.department, job_title = excluded.job_title,
-       office = excluded.office, country = excluded.country, time_zone = excluded.time_zone,
-       preferred_language = excluded.preferred_language, manager_id = excluded.manager_id,
-       hire_date = excluded.hire_date, leave_date = excluded.leave_date, enabled = excluded.enabled,
-       status = excluded.status, source = excluded.source, hired_announced = excluded.hired_announced,
-       last_seen_run = coalesce(excluded.last_seen_run, ${T}.last_seen_run), updated_at = now(),
-       language_from_mailbox = excluded.language_from_mailbox, ${queue}`,
+     ${unstored ? "" : upsert}`,
     [JSON.stringify(rows)],
   );
 }
