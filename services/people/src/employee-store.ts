@@ -4,7 +4,6 @@ import type { EntityManager } from "@mikro-orm/core";
 import { type EmployeeEvent, type EmployeeState, hiredEvent } from "./domain/employee.ts";
 
 export type EmployeeRow = {
-  id: string;
   tenant_id: string;
   object_id: string;
   display_name: string | null;
@@ -156,7 +155,6 @@ export function saveEmployee(em: EntityManager, s: EmployeeState, seenRun?: stri
 type SaveContext = { seenRun: string | null; marks: MailboxMarks | undefined };
 type SqlType = "uuid" | "text" | "boolean" | "jsonb";
 const SAVED_COLUMNS: ReadonlyArray<readonly [string, SqlType, (s: EmployeeState, c: SaveContext) => unknown]> = [
-  ["id", "uuid", () => crypto.randomUUID()],
   ["tenant_id", "uuid", (s) => s.tenantId],
   ["object_id", "uuid", (s) => s.objectId],
   ["display_name", "text", (s) => s.displayName],

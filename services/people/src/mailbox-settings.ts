@@ -92,10 +92,10 @@ async function claim(service: MailboxThis, limit: number): Promise<Claimed[]> {
     sql<Claimed>(
       em,
       `update ${T} e set mailbox_claimed_until = now() + ? * interval '1 millisecond'
-       from (select id from ${T} where tenant_id = ? and mailbox_due
+       from (select tenant_id, object_id from ${T} where tenant_id = ? and mailbox_due
                and (mailbox_claimed_until is null or mailbox_claimed_until < now())
              limit ? for update skip locked) c
-       where e.id = c.id returning e.object_id, e.mailbox_version`,
+       where e.tenant_id = c.tenant_id and e.object_id = c.object_id returning e.object_id, e.mailbox_version`,
       [LEASE_MS, service.settings.tenantId, limit],
     ),
   );

@@ -330,12 +330,12 @@ export function createPeopleService(options: PeopleServiceOptions = {}): molecul
         const tenantId = tenantOf(this, ctx.meta.caller);
         const objectId = ctx.params.id;
         await this.transaction(async (em) => {
-          const [row] = await sql(em, `select id from ${T} where tenant_id = ? and object_id = ? for update`, [
+          const [row] = await sql(em, `select 1 from ${T} where tenant_id = ? and object_id = ? for update`, [
             tenantId,
             objectId,
           ]);
           if (!row) throw new NotFoundError("Employee");
-          await sql(em, `delete from ${T} where id = ?`, [row.id]);
+          await sql(em, `delete from ${T} where tenant_id = ? and object_id = ?`, [tenantId, objectId]);
           // Their reports keep a manager they can no longer name.
           const reports = await sql<EmployeeRow>(
             em,
