@@ -18,6 +18,7 @@ import { type BudgetObserver, BudgetStore } from "./budget.ts";
 import * as calendar from "./calendar-operations.ts";
 import { loadM365Config, type M365Config } from "./config.ts";
 import { database } from "./database.ts";
+import { DirectoryReadAhead } from "./directory-read-ahead.ts";
 import type { LimitClass } from "./domain/limit-classes.ts";
 import { M365NotConfiguredError } from "./errors.ts";
 import { recordInstallations, sendFeed, sweepFeedSends } from "./feed-sends.ts";
@@ -31,6 +32,8 @@ type M365This = DatabaseThis & {
   m365: M365Config;
   graph?: GraphApi;
   graphApi(): GraphApi;
+  /** The next page of a users delta read, fetched while the caller stores this one. */
+  directoryReadAhead?: DirectoryReadAhead;
   sqlExecute(): (sql: string, params: unknown[]) => Promise<unknown>;
   sweepTimer?: NodeJS.Timeout;
 };
@@ -90,7 +93,11 @@ export function createM365Service(config: M365Config = loadM365Config()): molecu
     actions: {
       ...botCardActions,
       readDirectoryChanges: action(readDirectoryChanges, async function (this: M365This, ctx) {
-        return readDirectoryPage(this.graphApi(), ctx.params.link, ctx.params.pageSize);
+        const graph = this.graphApi();
+        this.directoryReadAhead ??= new DirectoryReadAhead((link, pageSize) =>
+          readDirectoryPage(graph, link, pageSize),
+        );
+        return this.directoryReadAhead.read(ctx.params.link, ctx.params.pageSize);
       }),
       readMailboxSettings: action(readMailboxSettings, async function (this: M365This, ctx) {
         return { settings: await readSettings(this.graphApi(), ctx.params.userIds) };

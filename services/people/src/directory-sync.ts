@@ -201,6 +201,13 @@ type DirectoryPage = { changes: TDirectoryChange[]; nextLink?: string; deltaLink
 
 /** Pages read ahead of the one being stored: reading is sequential (each page names the next), storing is not. */
 const READ_AHEAD = 3;
+/** Moleculer's errors for a call whose node is gone or did not answer. */
+const REPLICA_GONE = new Set([
+  "ServiceNotAvailableError",
+  "ServiceNotFoundError",
+  "RequestRejectedError",
+  "RequestTimeoutError",
+]);
 /** Page transactions at once on PostgreSQL (measured on 2 cores: 2 stores 100,000 people ~1.5x faster than 1; 3 no faster). */
 const STORE_IN_PARALLEL = 2;
 
@@ -216,15 +223,36 @@ async function syncPages(service: PeopleThis, owner: string, run: RunRow): Promi
   let toRead: { link: string | undefined } | null = { link };
   let reading = false;
   let stopped = false;
+  // The m365 replica that answered a page has fetched the next one already (its read-ahead): ask it again, or any
+  // replica when it does not answer.
+  let reader: string | undefined;
+  const read = async (from: string | undefined): Promise<DirectoryPage> => {
+    const params = { ...(from ? { link: from } : {}), pageSize: service.settings.syncPageSize };
+    const ask = (nodeID: string | undefined) => {
+      const call = service.broker.call("m365.readDirectoryChanges", params, nodeID ? { nodeID } : {});
+      return call.then((page) => {
+        reader = (call as typeof call & { ctx?: { nodeID?: string } }).ctx?.nodeID;
+        return page as DirectoryPage;
+      });
+    };
+    if (!reader) return ask(undefined);
+    return ask(reader).catch((error: Error) => {
+      // Graph's own errors are the answer; only a replica gone (or not answering) is asked around.
+      if (!REPLICA_GONE.has(error.name)) throw error;
+      service.logger.info("The m365 replica that read the last page did not answer; asking any", {
+        node: reader,
+        error: error.message,
+      });
+      reader = undefined;
+      return ask(undefined);
+    });
+  };
   const pump = () => {
     if (reading || stopped || !toRead || ahead.length >= READ_AHEAD) return;
     const from = toRead.link;
     toRead = null;
     reading = true;
-    const page = service.broker.call("m365.readDirectoryChanges", {
-      ...(from ? { link: from } : {}),
-      pageSize: service.settings.syncPageSize,
-    }) as Promise<DirectoryPage>;
+    const page = read(from);
     ahead.push(page);
     page.then(
       (p) => {

@@ -69,3 +69,62 @@ test("kill -9 between pages: the sync resumes on another replica, nothing lost o
   t.is(hired.length, 10);
   t.true(hired.every((h) => h.n === 1));
 });
+
+test("pages are asked of the m365 replica that read the page before (it has the next one); if it goes, of another", async (t) => {
+  const env = await createTestEnvironment();
+  t.teardown(() => env.cleanup());
+  const sql = (text: string) => query(env.database!.url, text);
+  const directory = new FakeDirectory();
+  for (let n = 1; n <= 10; n++) {
+    directory.upsert({ id: id(n), displayName: `Person ${n}`, employeeHireDate: "2024-01-01", managerId: null });
+  }
+  // Two m365 replicas reading the same tenant; each notes the pages it served.
+  const served: string[] = [];
+  const replica = async (name: string) => {
+    const schema = fakeM365Service(directory) as {
+      actions: Record<string, { handler: (ctx: unknown) => unknown }>;
+    };
+    const read = schema.actions.readDirectoryChanges!;
+    schema.actions.readDirectoryChanges = {
+      ...read,
+      handler(ctx) {
+        served.push(name);
+        return read.handler(ctx);
+      },
+    };
+    const broker = await startBroker(env.config, [schema as never]);
+    t.teardown(() => broker.stop());
+    return broker;
+  };
+  const m365 = { a: await replica("a"), b: await replica("b") };
+  const people = await startBroker(env.config, [createPeopleService({ scheduler: false })]);
+  t.teardown(() => people.stop());
+  await people.waitForServices(["m365"], 10_000);
+
+  t.like(await people.call("people.runDirectorySync", {}), { status: "completed", pages: 4, created: 10 });
+  // One replica read the whole run (the other would have read every other page without the pin).
+  t.is(served.length, 4);
+  t.is(new Set(served).size, 1, served.join(","));
+
+  // The next run's second page waits at the replica that read its first; that replica then goes away.
+  for (let n = 11; n <= 20; n++) {
+    directory.upsert({ id: id(n), displayName: `Person ${n}`, employeeHireDate: "2024-01-01", managerId: null });
+  }
+  let open!: () => void;
+  directory.gate = new Promise((resolve) => {
+    open = resolve;
+  });
+  directory.gateFromPage = directory.pagesRead + 2;
+  served.length = 0;
+  const run = people.call("people.runDirectorySync", {});
+  await until("the second page to be asked for", () => directory.waiting > 0);
+  const first = served[0] as "a" | "b";
+  t.deepEqual(served, [first, first]);
+  // It leaves the cluster at once (a graceful stop would first finish the page it holds).
+  await (m365[first] as unknown as { transit: { disconnect(): Promise<void> } }).transit.disconnect();
+  open();
+  t.like(await run, { status: "completed", kind: "incremental", pages: 4, created: 10 });
+  const other = first === "a" ? "b" : "a";
+  t.deepEqual(served.slice(2), [other, other, other]);
+  t.is((await sql("select count(*)::int as n from people.employees"))[0].n, 20);
+});

@@ -1,0 +1,60 @@
+// A users delta read is a chain: each page names the next. Waiting for the caller to ask for the next page puts the
+// way back to it (reply, NATS, its busy event loop, the next request) between every two Graph calls; measured on a
+// first sync of 100,000 that chain was 53 ms a page against Graph's (the emulator's) 21. So once a page is read, the
+// next is fetched at once and kept here until it is asked for.
+import type { DirectoryPage } from "./graph-operations.ts";
+
+type Reader = (link: string | undefined, pageSize: number | undefined) => Promise<DirectoryPage>;
+type Ahead = { page: Promise<DirectoryPage | undefined>; at: number };
+
+export class DirectoryReadAhead {
+  readonly #read: Reader;
+  readonly #keepMs: number;
+  readonly #max: number;
+  readonly #pages = new Map<string, Ahead>();
+  /** Pages fetched ahead and asked for (hits), and fetched ahead but never asked for in time (wasted). */
+  readonly stats = { hits: 0, wasted: 0 };
+
+  constructor(read: Reader, options: { keepMs?: number; max?: number } = {}) {
+    this.#read = read;
+    // A page fetched ahead is a snapshot like any other; one not asked for soon belongs to a read that stopped.
+    this.#keepMs = options.keepMs ?? 60_000;
+    this.#max = options.max ?? 4;
+  }
+
+  /**
+   * The page at `link` (or the first page of a full read): the one fetched ahead when there is one, else read now.
+   * A page fetched ahead that failed is read again now, so its error (a missing permission, Graph down) is the
+   * caller's, as without read-ahead.
+   */
+  async read(link: string | undefined, pageSize: number | undefined): Promise<DirectoryPage> {
+    this.#forgetOld();
+    const key = `${pageSize ?? ""} ${link}`;
+    const ahead = link ? this.#pages.get(key) : undefined;
+    if (ahead) this.#pages.delete(key);
+    const early = ahead ? await ahead.page : undefined;
+    if (early) this.stats.hits++;
+    const page = early ?? (await this.#read(link, pageSize));
+    if (page.nextLink && !page.resyncRequired) this.#fetchAhead(page.nextLink, pageSize);
+    return page;
+  }
+
+  #fetchAhead(link: string, pageSize: number | undefined) {
+    const key = `${pageSize ?? ""} ${link}`;
+    if (this.#pages.has(key)) return;
+    while (this.#pages.size >= this.#max) this.#drop(this.#pages.keys().next().value!);
+    // Failures are not kept: the caller's own request reads the page again and gets the error itself.
+    const page = this.#read(link, pageSize).catch(() => undefined);
+    this.#pages.set(key, { page, at: performance.now() });
+  }
+
+  #forgetOld() {
+    const now = performance.now();
+    for (const [key, ahead] of this.#pages) if (now - ahead.at > this.#keepMs) this.#drop(key);
+  }
+
+  #drop(key: string) {
+    this.#pages.delete(key);
+    this.stats.wasted++;
+  }
+}
