@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { TDirectoryChange } from "@hearth/contracts";
+import { type TDirectoryChangeRow, toChangeRows } from "@hearth/contracts";
 import { ResponseType } from "@microsoft/microsoft-graph-client";
 import {
   backoffMs,
@@ -41,8 +41,9 @@ export async function failure(operation: GraphOperation, response: Response): Pr
   return toMoleculerError(classifyGraphError(operation, response.status, await readJson(response)), operation);
 }
 
+/** A page as m365.readDirectoryChanges answers it (changes as rows: toChangeRows). */
 export type DirectoryPage = {
-  changes: TDirectoryChange[];
+  changes: TDirectoryChangeRow[];
   nextLink?: string;
   deltaLink?: string;
   resyncRequired: boolean;
@@ -70,7 +71,7 @@ export async function readDirectoryPage(graph: GraphApi, link?: string, pageSize
     "@odata.deltaLink"?: string;
   };
   return {
-    changes: (page.value ?? []).map(toDirectoryChange),
+    changes: toChangeRows((page.value ?? []).map(toDirectoryChange)),
     ...(page["@odata.nextLink"] ? { nextLink: page["@odata.nextLink"] } : {}),
     ...(page["@odata.deltaLink"] ? { deltaLink: page["@odata.deltaLink"] } : {}),
     resyncRequired: false,

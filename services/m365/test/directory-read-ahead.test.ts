@@ -19,7 +19,7 @@ function fakeGraph(pages: number) {
       throw new Error(`page ${n} failed`);
     }
     return {
-      changes: [{ kind: "removed", id: `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`, reason: "deleted" }],
+      changes: [["r", `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`, "deleted"]],
       ...(n < pages
         ? { nextLink: link(n + 1) }
         : { deltaLink: "https://graph.example/v1.0/users/delta?$deltatoken=x" }),

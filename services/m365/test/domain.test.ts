@@ -1,4 +1,4 @@
-import { ZDirectoryChange } from "@hearth/contracts";
+import { fromChangeRows, toChangeRows, ZDirectoryChange, ZDirectoryChangeRow } from "@hearth/contracts";
 import test from "ava";
 import fc from "fast-check";
 import {
@@ -281,4 +281,44 @@ test("small per-second limits are kept by a window of sends at the published num
   t.is(sendWindow(PUBLISHED_LIMITS.teamsInstalledApps), undefined);
   t.is(sendWindow(PUBLISHED_LIMITS.identityRead), undefined);
   t.is(sendWindow(PUBLISHED_LIMITS.outlookMailbox), undefined);
+});
+
+test("directory changes travel as rows: what was reported, null included, comes back as it was; nothing else", (t) => {
+  const maybe = <T>(value: fc.Arbitrary<T>) => fc.option(value, { nil: null });
+  const user = fc.record(
+    {
+      id: fc.uuid({ version: 4 }),
+      displayName: maybe(fc.string()),
+      givenName: maybe(fc.string()),
+      surname: maybe(fc.string()),
+      mail: maybe(fc.string()),
+      userPrincipalName: maybe(fc.string()),
+      department: maybe(fc.string()),
+      jobTitle: maybe(fc.string()),
+      officeLocation: maybe(fc.string()),
+      country: maybe(fc.string({ maxLength: 2 })),
+      preferredLanguage: maybe(fc.string()),
+      accountEnabled: maybe(fc.boolean()),
+      employeeHireDate: maybe(fc.string()),
+      employeeLeaveDateTime: maybe(fc.string()),
+      managerId: maybe(fc.uuid({ version: 4 })),
+    },
+    { requiredKeys: ["id"] },
+  );
+  const change = fc.oneof(
+    user.map((u) => ({ kind: "upsert" as const, user: u })),
+    fc.record({
+      kind: fc.constant("removed" as const),
+      id: fc.uuid({ version: 4 }),
+      reason: fc.constantFrom("changed" as const, "deleted" as const),
+    }),
+  );
+  fc.assert(
+    fc.property(fc.array(change, { maxLength: 20 }), (changes) => {
+      const rows = JSON.parse(JSON.stringify(toChangeRows(changes)));
+      for (const row of rows) t.true(ZDirectoryChangeRow.safeParse(row).success);
+      t.deepEqual(fromChangeRows(rows), changes);
+      for (const c of changes) t.true(ZDirectoryChange.safeParse(c).success);
+    }),
+  );
 });

@@ -2,6 +2,7 @@
 // delta, mailboxSettings, $batch, permissions and throttling. The service runs in a child node that trusts the
 // emulator's CA through NODE_EXTRA_CA_CERTS (read only at process start), and is called over NATS.
 import path from "node:path";
+import { fromChangeRows } from "@hearth/contracts";
 import { type GraphEmulator, m365ClientEnv, startGraphEmulator } from "@hearth/graph-emulator";
 import { call } from "@hearth/platform";
 import {
@@ -67,7 +68,7 @@ async function readAll(link?: string, nodeID?: string) {
   for (;;) {
     const page = await call(ctx(), "m365.readDirectoryChanges", link ? { link } : {}, nodeID ? { nodeID } : undefined);
     pages++;
-    changes.push(...page.changes);
+    changes.push(...fromChangeRows(page.changes));
     if (page.resyncRequired) return { changes, pages, resyncRequired: true, deltaLink: undefined };
     if (page.nextLink) link = page.nextLink;
     else return { changes, pages, resyncRequired: false, deltaLink: page.deltaLink };

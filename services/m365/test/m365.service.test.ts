@@ -2,6 +2,7 @@
 // local HTTPS stand-in for Entra ID and Graph: the real ClientSecretCredential, Graph client and middleware chain.
 import fs from "node:fs";
 import path from "node:path";
+import { fromChangeRows } from "@hearth/contracts";
 import { call } from "@hearth/platform";
 import {
   type ChildNode,
@@ -96,7 +97,7 @@ async function readAll(link?: string) {
   for (;;) {
     const page = await call(ctx, "m365.readDirectoryChanges", link ? { link } : {});
     pages++;
-    changes.push(...page.changes);
+    changes.push(...fromChangeRows(page.changes));
     if (page.resyncRequired) return { changes, pages, resyncRequired: true, deltaLink: undefined };
     if (page.nextLink) link = page.nextLink;
     else return { changes, pages, resyncRequired: false, deltaLink: page.deltaLink };

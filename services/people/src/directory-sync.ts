@@ -1,6 +1,6 @@
 // Directory sync from Microsoft 365 as a durable job: claimed with a lease (several replicas, one runner), every
 // page committed with its progress and resume point, so a crash resumes from the last committed page.
-import type { TDirectoryChange, TSyncRun } from "@hearth/contracts";
+import { fromChangeRows, type TDirectoryChange, type TDirectoryChangeRow, type TSyncRun } from "@hearth/contracts";
 import { configOf, type DatabaseThis } from "@hearth/platform";
 import type { EntityManager } from "@mikro-orm/core";
 import {
@@ -230,9 +230,10 @@ async function syncPages(service: PeopleThis, owner: string, run: RunRow): Promi
     const params = { ...(from ? { link: from } : {}), pageSize: service.settings.syncPageSize };
     const ask = (nodeID: string | undefined) => {
       const call = service.broker.call("m365.readDirectoryChanges", params, nodeID ? { nodeID } : {});
-      return call.then((page) => {
+      return call.then((answer) => {
         reader = (call as typeof call & { ctx?: { nodeID?: string } }).ctx?.nodeID;
-        return page as DirectoryPage;
+        const page = answer as Omit<DirectoryPage, "changes"> & { changes: TDirectoryChangeRow[] };
+        return { ...page, changes: fromChangeRows(page.changes) };
       });
     };
     if (!reader) return ask(undefined);
