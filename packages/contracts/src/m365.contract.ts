@@ -31,7 +31,10 @@ export const ZDirectoryChange = z.discriminatedUnion("kind", [
 ]);
 export type TDirectoryChange = z.infer<typeof ZDirectoryChange>;
 
-/** The properties of a directory user other than its id, in the order a change row carries them. */
+/**
+ * The properties of a directory user other than its id, in the order a change row carries them. Only ever appended
+ * to (rows are read by position), and every property of ZDirectoryUser is here (checked below).
+ */
 export const DIRECTORY_CHANGE_FIELDS = [
   "displayName",
   "givenName",
@@ -49,8 +52,15 @@ export const DIRECTORY_CHANGE_FIELDS = [
   "managerId",
 ] as const satisfies ReadonlyArray<Exclude<keyof TDirectoryUser, "id">>;
 
-/** In a change row, a property the page did not report (no directory property is a number). */
+/** In a change row, a property the page did not report (no directory property is a number: checked below). */
 export const NOT_REPORTED = 0;
+type Unlisted = Exclude<keyof TDirectoryUser, "id" | (typeof DIRECTORY_CHANGE_FIELDS)[number]>;
+type Numeric = Extract<TDirectoryUser[keyof TDirectoryUser], number>;
+// Compile-time: a property missing from the list, or a numeric one (0 would be ambiguous), fails the type check.
+const _everyPropertyListed: [Unlisted] extends [never] ? true : Unlisted = true;
+const _noNumericProperty: [Numeric] extends [never] ? true : Numeric = true;
+void _everyPropertyListed;
+void _noNumericProperty;
 
 /**
  * A directory change as it travels from m365 to people: an upsert is `["u", id, ...values]` in
@@ -75,12 +85,18 @@ export function toChangeRows(changes: readonly TDirectoryChange[]): TDirectoryCh
 export function fromChangeRows(rows: readonly TDirectoryChangeRow[]): TDirectoryChange[] {
   return rows.map((row): TDirectoryChange => {
     if (row[0] === "r") return { kind: "removed", id: row[1], reason: row[2] };
+    // A row of another length comes from an m365 of another version: refused, never read into the wrong fields.
+    if (row.length !== DIRECTORY_CHANGE_FIELDS.length + 2) {
+      throw new Error(
+        `a directory change row has ${row.length - 2} values, this version reads ${DIRECTORY_CHANGE_FIELDS.length}`,
+      );
+    }
     const user: Record<string, unknown> = { id: row[1] };
     for (let i = 0; i < DIRECTORY_CHANGE_FIELDS.length; i++) {
       const value = row[i + 2];
       if (value !== NOT_REPORTED && value !== undefined) user[DIRECTORY_CHANGE_FIELDS[i]!] = value;
     }
-    return { kind: "upsert", user: user as TDirectoryUser };
+    return { kind: "upsert", user: user as Extract<TDirectoryChange, { kind: "upsert" }>["user"] };
   });
 }
 
@@ -107,6 +123,8 @@ export const readDirectoryChanges = defineAction({
     nextLink: z.url().optional(),
     deltaLink: z.url().optional(),
     resyncRequired: z.boolean(),
+    /** The m365 node that read this page: it has the next one read ahead, so the next call goes there. */
+    readBy: z.string().optional(),
   }),
 });
 

@@ -15,8 +15,11 @@ export class DirectoryReadAhead {
   /** Pages fetched ahead and asked for (hits), and fetched ahead but never asked for in time (wasted). */
   readonly stats = { hits: 0, wasted: 0 };
 
-  constructor(read: Reader, options: { keepMs?: number; max?: number } = {}) {
+  readonly #onFailure: (error: Error) => void;
+
+  constructor(read: Reader, options: { keepMs?: number; max?: number; onFailure?: (error: Error) => void } = {}) {
     this.#read = read;
+    this.#onFailure = options.onFailure ?? (() => undefined);
     // A page fetched ahead is a snapshot like any other; one not asked for soon belongs to a read that stopped.
     this.#keepMs = options.keepMs ?? 60_000;
     this.#max = options.max ?? 4;
@@ -44,8 +47,16 @@ export class DirectoryReadAhead {
     if (this.#pages.has(key)) return;
     while (this.#pages.size >= this.#max) this.#drop(this.#pages.keys().next().value!);
     // Failures are not kept: the caller's own request reads the page again and gets the error itself.
-    const page = this.#read(link, pageSize).catch(() => undefined);
+    const page = this.#read(link, pageSize).catch((error: Error) => {
+      this.#onFailure(error);
+      return undefined;
+    });
     this.#pages.set(key, { page, at: performance.now() });
+  }
+
+  /** Forgets the pages fetched ahead (the service stops; reads still in flight end on their own). */
+  clear() {
+    for (const key of [...this.#pages.keys()]) this.#drop(key);
   }
 
   #forgetOld() {

@@ -94,10 +94,17 @@ export function createM365Service(config: M365Config = loadM365Config()): molecu
       ...botCardActions,
       readDirectoryChanges: action(readDirectoryChanges, async function (this: M365This, ctx) {
         const graph = this.graphApi();
-        this.directoryReadAhead ??= new DirectoryReadAhead((link, pageSize) =>
-          readDirectoryPage(graph, link, pageSize),
+        this.directoryReadAhead ??= new DirectoryReadAhead(
+          (link, pageSize) => readDirectoryPage(graph, link, pageSize),
+          {
+            // Not an error yet: the page is read again when asked for, and that read answers.
+            onFailure: (error) => this.logger.debug("Reading a delta page ahead failed", { error: error.message }),
+          },
         );
-        return this.directoryReadAhead.read(ctx.params.link, ctx.params.pageSize);
+        return {
+          ...(await this.directoryReadAhead.read(ctx.params.link, ctx.params.pageSize)),
+          readBy: this.broker.nodeID,
+        };
       }),
       readMailboxSettings: action(readMailboxSettings, async function (this: M365This, ctx) {
         return { settings: await readSettings(this.graphApi(), ctx.params.userIds) };
@@ -220,6 +227,7 @@ export function createM365Service(config: M365Config = loadM365Config()): molecu
     },
     stopped(this: M365This) {
       clearInterval(this.sweepTimer);
+      this.directoryReadAhead?.clear();
     },
   } as unknown as moleculer.ServiceSchema;
 }

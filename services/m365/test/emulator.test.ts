@@ -142,7 +142,9 @@ test.serial("an expired delta token gives resyncRequired and no changes", async 
   const { deltaLink } = await readAll();
   emulator.control.expireDeltaTokens();
   const page = await call(ctx(), "m365.readDirectoryChanges", { link: deltaLink! });
-  t.deepEqual(page, { changes: [], resyncRequired: true });
+  t.deepEqual(page.changes, []);
+  t.true(page.resyncRequired);
+  t.false("nextLink" in page || "deltaLink" in page);
 });
 
 test.serial(

@@ -174,7 +174,9 @@ test.serial("an expired delta token (410) asks the caller to resync, with no cha
   const { deltaLink } = await readAll();
   fake.expiredDeltaTokens.add(new URL(deltaLink!).searchParams.get("$deltatoken")!);
   const page = await call(ctxOf(), "m365.readDirectoryChanges", { link: deltaLink! });
-  t.deepEqual(page, { changes: [], resyncRequired: true });
+  t.deepEqual(page.changes, []);
+  t.true(page.resyncRequired);
+  t.false("nextLink" in page || "deltaLink" in page);
 });
 
 test.serial("a delta link to another host is refused (the token must not leave for it)", async (t) => {

@@ -72,7 +72,7 @@ export async function importCsv(
     }
     try {
       const kind = await service.transaction(async (em) => {
-        const current = (await loadEmployees(em, tenantId, [objectId], true)).get(objectId);
+        const current = (await loadEmployees(em, tenantId, [objectId], { lock: true })).get(objectId);
         const outcome = applyProfile(current, objectId, patch, { tenantId, today: today(), source: "csv" });
         if (outcome.next && outcome.kind !== "unchanged") await saveEmployee(em, outcome.next);
         await recordOrHold(service, em, tenantId, outcome.events, current);

@@ -223,24 +223,25 @@ async function syncPages(service: PeopleThis, owner: string, run: RunRow): Promi
   let toRead: { link: string | undefined } | null = { link };
   let reading = false;
   let stopped = false;
-  // The m365 replica that answered a page has fetched the next one already (its read-ahead): ask it again, or any
-  // replica when it does not answer.
+  // The m365 replica that answered a page (it says which) has fetched the next one already (its read-ahead): ask it
+  // again, once and without retries; any replica (with the usual retries) when it is gone or does not answer.
   let reader: string | undefined;
   const read = async (from: string | undefined): Promise<DirectoryPage> => {
     const params = { ...(from ? { link: from } : {}), pageSize: service.settings.syncPageSize };
-    const ask = (nodeID: string | undefined) => {
-      const call = service.broker.call("m365.readDirectoryChanges", params, nodeID ? { nodeID } : {});
-      return call.then((answer) => {
-        reader = (call as typeof call & { ctx?: { nodeID?: string } }).ctx?.nodeID;
-        const page = answer as Omit<DirectoryPage, "changes"> & { changes: TDirectoryChangeRow[] };
-        return { ...page, changes: fromChangeRows(page.changes) };
-      });
+    const ask = async (nodeID: string | undefined) => {
+      const answer = (await service.broker.call(
+        "m365.readDirectoryChanges",
+        params,
+        nodeID ? { nodeID, retries: 0 } : {},
+      )) as Omit<DirectoryPage, "changes"> & { changes: TDirectoryChangeRow[]; readBy?: string };
+      reader = answer.readBy;
+      return { ...answer, changes: fromChangeRows(answer.changes) };
     };
     if (!reader) return ask(undefined);
     return ask(reader).catch((error: Error) => {
       // Graph's own errors are the answer; only a replica gone (or not answering) is asked around.
       if (!REPLICA_GONE.has(error.name)) throw error;
-      service.logger.info("The m365 replica that read the last page did not answer; asking any", {
+      service.logger.warn("The m365 replica that read the last page did not answer; asking any", {
         node: reader,
         error: error.message,
       });
@@ -340,7 +341,7 @@ async function storePage(
     await sql(em, "set local synchronous_commit = off");
     const alreadyDue = new Set<string>();
     const hireHeld = new Set<string>();
-    const current = await loadEmployees(em, tenantId, ids, true, alreadyDue, hireHeld);
+    const current = await loadEmployees(em, tenantId, ids, { lock: true, mailboxDue: alreadyDue, hireHeld });
     const stored = new Set(current.keys());
     const counts = { created: 0, updated: 0, left: 0, seen: 0 };
     const upserted = new Set<string>();

@@ -71,17 +71,15 @@ export function rowToState(row: EmployeeRow): EmployeeState {
 }
 
 /**
- * Current records of these people, locked for the caller's transaction when `lock` is set; `mailboxDue`, when
- * given, receives those whose mailbox settings are still due (their events are being held), and `hireHeld` those
- * whose employee.hired is held as a mark on their row (see MailboxMarks).
+ * Current records of these people, locked for the caller's transaction with `lock`; `mailboxDue`, when given,
+ * receives those whose mailbox settings are still due (their events are being held), and `hireHeld` those whose
+ * employee.hired is held as a mark on their row (see MailboxMarks).
  */
 export async function loadEmployees(
   em: EntityManager,
   tenantId: string,
   objectIds: readonly string[],
-  lock = false,
-  mailboxDue?: Set<string>,
-  hireHeld?: Set<string>,
+  { lock = false, mailboxDue, hireHeld }: { lock?: boolean; mailboxDue?: Set<string>; hireHeld?: Set<string> } = {},
 ): Promise<Map<string, EmployeeState>> {
   const found = new Map<string, EmployeeState>();
   for (const row of await loadEmployeeRows(em, tenantId, objectIds, lock)) {
@@ -110,8 +108,8 @@ export async function loadEmployeeRows(
 ): Promise<EmployeeRow[]> {
   if (objectIds.length === 0) return [];
   // Bound arrays, not a placeholder per person: a page of 999 is one parameter each, not 999 formatted values.
-  // One lookup per id (a lateral subquery is always a nested loop, each a probe of the unique (tenant, object id)
-  // index), not `object_id = any(...)` nor a plain join: on statistics from a far smaller table (a first sync runs
+  // One lookup per id (a lateral subquery kept apart by `offset 0` is a nested loop, each a probe of the primary
+  // key (tenant, object id)), not `object_id = any(...)` nor a plain join: on statistics from a far smaller table (a first sync runs
   // no ANALYZE between its pages) the planner answered both by reading the whole tenant through another index
   // (EXPLAIN ANALYZE: 50,949 rows read for 0 found, 25 ms a page at 50,000 people; the join hashed 31,968 rows,
   // 118 ms), so a first sync grew quadratic in the directory.
@@ -129,7 +127,7 @@ export async function loadEmployeeRows(
   return executeBound<EmployeeRow>(
     em,
     `select e.* from unnest($2::uuid[]) as k(object_id) cross join lateral
-       (select * from ${T} where tenant_id = $1 and object_id = k.object_id${lock ? " for update" : ""}) e`,
+       (select * from ${T} where tenant_id = $1 and object_id = k.object_id offset 0${lock ? " for update" : ""}) e`,
     [tenantId, ids],
   );
 }
@@ -220,8 +218,10 @@ export async function saveEmployees(
        mailbox_claimed_until = case when excluded.mailbox_due then null else ${T}.mailbox_claimed_until end,
        held_events = case when excluded.held_events is null then ${T}.held_events
          else coalesce(${T}.held_events, '[]'::jsonb) || excluded.held_events end,
-       -- Events appended to a held hire come with that hire as an event (the caller's duty): the mark goes.
-       hire_held = excluded.hire_held or (${T}.hire_held and excluded.held_events is null)`;
+       -- Events appended to a held hire come with that hire first, as an event (the caller's duty): the mark goes
+       -- then, and only then (a caller that forgot keeps the hire, made from the row when it goes out).
+       hire_held = excluded.hire_held or (${T}.hire_held
+         and (excluded.held_events is null or excluded.held_events -> 0 ->> 'name' is distinct from 'employee.hired'))`;
   const upsert = `on conflict (tenant_id, object_id) do update set
          display_name = excluded.display_name, given_name = excluded.given_name, surname = excluded.surname,
          mail = excluded.mail, upn = excluded.upn, department = excluded.department, job_title = excluded.job_title,

@@ -435,10 +435,12 @@ export function createPeopleService(options: PeopleServiceOptions = {}): molecul
     async seedDemo(this: Service, em: EntityManager) {
       const tenantId = this.settings.tenantId;
       const people = demoDirectory(new Date());
+      // Under the same per-person locks as a sync's pages (which insert those they did not find).
       const existing = await loadEmployees(
         em,
         tenantId,
         people.map((p) => p.objectId),
+        { lock: true },
       );
       let created = 0;
       for (const person of people) {

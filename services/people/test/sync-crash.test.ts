@@ -1,5 +1,6 @@
-// A replica killed -9 in the middle of a sync: the next replica resumes from the last committed page once the dead
-// one's lease has run out. The people service runs in a child process; the m365 test double here, over NATS.
+// Replicas that go away in the middle of a sync, over NATS: a people replica killed -9 (the next one resumes from the
+// last committed page once the dead one's lease has run out; the people service runs in a child process), and an m365
+// replica that leaves or hangs while it holds the next page (people asks another).
 import path from "node:path";
 import { createTestEnvironment, query, spawnNode, startBroker } from "@hearth/testkit";
 import test from "ava";
@@ -80,6 +81,9 @@ test("pages are asked of the m365 replica that read the page before (it has the 
   }
   // Two m365 replicas reading the same tenant; each notes the pages it served.
   const served: string[] = [];
+  /** A replica that stops answering after the next page it serves (a hung process). */
+  let hangAfterNext = false;
+  let hung: string | undefined;
   const replica = async (name: string) => {
     const schema = fakeM365Service(directory) as {
       actions: Record<string, { handler: (ctx: unknown) => unknown }>;
@@ -89,6 +93,8 @@ test("pages are asked of the m365 replica that read the page before (it has the 
       ...read,
       handler(ctx) {
         served.push(name);
+        if (hung === name) return new Promise(() => undefined);
+        if (hangAfterNext) [hangAfterNext, hung] = [false, name];
         return read.handler(ctx);
       },
     };
@@ -96,7 +102,7 @@ test("pages are asked of the m365 replica that read the page before (it has the 
     t.teardown(() => broker.stop());
     return broker;
   };
-  const m365 = { a: await replica("a"), b: await replica("b") };
+  const m365: Record<string, Awaited<ReturnType<typeof replica>>> = { a: await replica("a"), b: await replica("b") };
   const people = await startBroker(env.config, [createPeopleService({ scheduler: false })]);
   t.teardown(() => people.stop());
   await people.waitForServices(["m365"], 10_000);
@@ -118,7 +124,7 @@ test("pages are asked of the m365 replica that read the page before (it has the 
   served.length = 0;
   const run = people.call("people.runDirectorySync", {});
   await until("the second page to be asked for", () => directory.waiting > 0);
-  const first = served[0] as "a" | "b";
+  const first = served[0]!;
   t.deepEqual(served, [first, first]);
   // It leaves the cluster at once (a graceful stop would first finish the page it holds).
   await (m365[first] as unknown as { transit: { disconnect(): Promise<void> } }).transit.disconnect();
@@ -127,4 +133,22 @@ test("pages are asked of the m365 replica that read the page before (it has the 
   const other = first === "a" ? "b" : "a";
   t.deepEqual(served.slice(2), [other, other, other]);
   t.is((await sql("select count(*)::int as n from people.employees"))[0].n, 20);
+
+  // A third run: the replica that reads its first page then hangs; after one attempt's timeout another takes over.
+  m365.c = await replica("c");
+  await people.waitForServices([{ name: "m365", nodeID: m365.c.nodeID }] as never, 10_000);
+  for (let n = 21; n <= 30; n++) {
+    directory.upsert({ id: id(n), displayName: `Person ${n}`, employeeHireDate: "2024-01-01", managerId: null });
+  }
+  served.length = 0;
+  hangAfterNext = true;
+  t.like(await people.call("people.runDirectorySync", {}), { status: "completed", pages: 4, created: 10 });
+  t.is(served[1], served[0], "the second page was asked of the replica that read the first");
+  t.is(hung, served[0]);
+  // Pages 2 to 4 came from the others (the first attempt of "any" may land on the hung one again, then a retry moves on).
+  t.true(
+    served.slice(-3).every((name) => name !== hung),
+    served.join(","),
+  );
+  t.is((await sql("select count(*)::int as n from people.employees"))[0].n, 30);
 });

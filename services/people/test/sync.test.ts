@@ -159,26 +159,44 @@ test("a held hire is a mark on the row until something joins it: then it is the 
       { object_id: id(3), hire_held: false },
     ],
   );
+  // Their manager is erased while they wait: every held hire (a mark or not) loses the reference to them.
+  await h.broker.call(
+    "people.eraseEmployee",
+    { id: id(1) },
+    { meta: { caller: { tenantId, objectId: id(5), roles: ["HR"] } } },
+  );
 
   h.directory.mailboxFailure = undefined;
   await h.settled();
   const rows = await h.sql("select event, payload from people.outbox order by created_at, id");
   const of = (n: number) => rows.filter((r) => r.payload.objectId === id(n));
-  // The hire as it was when it happened, then the change, then nothing else; with the time zone read since.
+  // The hire as it was when it happened, then the changes, then nothing else; with the time zone read since.
+  const hired = (fields: object) => ({
+    event: "employee.hired",
+    payload: { ...fields, managerId: null, timeZone: "Europe/Berlin" },
+  });
+  const unmanaged = { event: "employee.updated", payload: { changes: { managerId: null } } };
   t.like(of(2), [
-    { event: "employee.hired", payload: { department: "Engineering", timeZone: "Europe/Berlin" } },
+    hired({ department: "Engineering" }),
     { event: "employee.updated", payload: { changes: { department: "Marketing" } } },
+    unmanaged,
   ]);
-  t.is(of(2).length, 2);
+  t.is(of(2).length, 3);
   t.like(of(3), [
-    { event: "employee.hired", payload: { jobTitle: null, department: "Sales", timeZone: "Europe/Berlin" } },
+    hired({ jobTitle: null, department: "Sales" }),
     { event: "employee.updated", payload: { changes: { jobTitle: "Buyer" } } },
+    unmanaged,
   ]);
-  t.is(of(3).length, 2);
-  t.like(of(4), [{ event: "employee.hired", payload: { department: "Engineering", timeZone: "Europe/Berlin" } }]);
-  t.is(of(4).length, 1);
+  t.is(of(3).length, 3);
+  t.like(of(4), [hired({ department: "Engineering" }), unmanaged]);
+  t.is(of(4).length, 2);
+  t.deepEqual(
+    rows.filter((r) => JSON.stringify(r.payload).includes(id(1))).map((r) => r.event),
+    ["employee.erased"],
+  );
   t.deepEqual(await h.sql("select count(*)::int as n from people.employees where hire_held"), [{ n: 0 }]);
-  t.deepEqual([...(await h.eventCounts()).values()], Array(rows.length).fill(1));
+  // Each once: no event twice.
+  t.is(new Set(rows.map((r) => `${r.event} ${JSON.stringify(r.payload)}`)).size, rows.length);
 });
 
 test.serial(
