@@ -54,9 +54,7 @@ export async function readDirectoryPage(graph: GraphApi, link?: string, pageSize
   if (link && new URL(link).origin !== new URL(graph.graphUrl).origin) {
     throw new Error(`A delta link must point at ${graph.graphUrl}`);
   }
-  const request = link
-    ? graph.client.api(link)
-    : graph.client.api("/users/delta").select(DIRECTORY_SELECT as unknown as string[]);
+  const request = link ? graph.client.api(link) : graph.client.api("/users/delta").select([...DIRECTORY_SELECT]);
   // Graph applies the page size asked for on each request of the read, so every page carries it.
   if (pageSize) request.header("Prefer", `odata.maxpagesize=${pageSize}`);
   const response = await send(() => request.responseType(ResponseType.RAW).get());

@@ -3,7 +3,7 @@
 // replica that leaves or hangs while it holds the next page (people asks another).
 import path from "node:path";
 import { createTestEnvironment, query, spawnNode, startBroker } from "@hearth/testkit";
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { createPeopleService } from "../src/people.service.ts";
 import { FakeDirectory, fakeM365Service } from "./fixtures/fake-m365.ts";
 import { mailboxSettingsSettled } from "./helpers.ts";
@@ -19,7 +19,8 @@ async function until(what: string, probe: () => boolean | Promise<boolean>, time
   }
 }
 
-test("kill -9 between pages: the sync resumes on another replica, nothing lost or doubled", async (t) => {
+/** A database and NATS of the test's own, and a directory of ten people. */
+async function tenantOfTen(t: ExecutionContext) {
   const env = await createTestEnvironment();
   t.teardown(() => env.cleanup());
   const sql = (text: string) => query(env.database!.url, text);
@@ -27,6 +28,11 @@ test("kill -9 between pages: the sync resumes on another replica, nothing lost o
   for (let n = 1; n <= 10; n++) {
     directory.upsert({ id: id(n), displayName: `Person ${n}`, employeeHireDate: "2024-01-01", managerId: null });
   }
+  return { env, sql, directory };
+}
+
+test("kill -9 between pages: the sync resumes on another replica, nothing lost or doubled", async (t) => {
+  const { env, sql, directory } = await tenantOfTen(t);
   let open!: () => void;
   directory.gate = new Promise((resolve) => {
     open = resolve;
@@ -72,13 +78,7 @@ test("kill -9 between pages: the sync resumes on another replica, nothing lost o
 });
 
 test("pages are asked of the m365 replica that read the page before (it has the next one); if it goes, of another", async (t) => {
-  const env = await createTestEnvironment();
-  t.teardown(() => env.cleanup());
-  const sql = (text: string) => query(env.database!.url, text);
-  const directory = new FakeDirectory();
-  for (let n = 1; n <= 10; n++) {
-    directory.upsert({ id: id(n), displayName: `Person ${n}`, employeeHireDate: "2024-01-01", managerId: null });
-  }
+  const { env, sql, directory } = await tenantOfTen(t);
   // Two m365 replicas reading the same tenant; each notes the pages it served.
   const served: string[] = [];
   /** A replica that stops answering after the next page it serves (a hung process). */

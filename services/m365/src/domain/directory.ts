@@ -1,23 +1,10 @@
-import type { TDirectoryChange, TDirectoryUser } from "@hearth/contracts";
+import { DIRECTORY_CHANGE_FIELDS, type TDirectoryChange, type TDirectoryUser } from "@hearth/contracts";
 
-/** Graph properties read by the directory delta: ZDirectoryUser's fields, in Graph's names, plus manager. */
-export const DIRECTORY_SELECT = [
-  "id",
-  "displayName",
-  "givenName",
-  "surname",
-  "mail",
-  "userPrincipalName",
-  "department",
-  "jobTitle",
-  "officeLocation",
-  "usageLocation",
-  "preferredLanguage",
-  "accountEnabled",
-  "employeeHireDate",
-  "employeeLeaveDateTime",
-  "manager",
-] as const;
+/** ZDirectoryUser property → Graph property, where the names differ (the manager comes as manager@delta). */
+const GRAPH_NAME: Partial<Record<keyof TDirectoryUser, string>> = { country: "usageLocation", managerId: "manager" };
+
+/** Graph properties read by the directory delta: ZDirectoryUser's, in Graph's names (a new one is selected too). */
+export const DIRECTORY_SELECT: readonly string[] = ["id", ...DIRECTORY_CHANGE_FIELDS.map((f) => GRAPH_NAME[f] ?? f)];
 
 /** Graph property → ZDirectoryUser property, where the names differ. */
 const RENAMED: Record<string, keyof TDirectoryUser> = { usageLocation: "country" };
