@@ -588,3 +588,28 @@ test.serial(
     for (const g of [gd, ge]) await budgets.settle(g.slot!, answered(performance.now()));
   },
 );
+
+test("per-mailbox buckets made by many takes at once refresh the table's statistics once per doubling, not once each", async (t) => {
+  const a = pgExecutor(url, 4);
+  t.teardown(() => a.end());
+  const analyzes: string[] = [];
+  const store = new BudgetStore({
+    tenant: "tenant-analyze",
+    execute: (sql, params) => {
+      if (sql.startsWith("analyze")) analyzes.push(sql);
+      return a.execute(sql, params);
+    },
+  });
+  // Eight reads of 100 new mailboxes each, at once, twice: 1,600 buckets cross the first line (1,000) once.
+  for (let round = 0; round < 2; round++) {
+    await Promise.all(
+      Array.from({ length: 8 }, (_, read) =>
+        store.takeEach(
+          "outlookMailbox",
+          Array.from({ length: 100 }, (_, i) => `mailbox-${round}-${read}-${i}`),
+        ),
+      ),
+    );
+  }
+  t.is(analyzes.length, 1);
+});
