@@ -31,6 +31,8 @@ export type SqlExecutor = (sql: string, params: unknown[]) => Promise<Array<Reco
 export type BudgetObserver = {
   granted?(limitClass: LimitClass, cost: number, waitedMs: number): void;
   paused?(limitClass: LimitClass, ms: number): void;
+  /** Refreshing the table's statistics failed (the takes go on; the next refresh is at the next doubling). */
+  statisticsFailed?(error: Error): void;
 };
 
 export type BudgetOptions = {
@@ -479,7 +481,7 @@ export class BudgetStore {
     this.createdSinceAnalyze = 0;
     this.analyzing = this.execute(`analyze ${this.table}`, []).then(
       () => undefined,
-      () => undefined,
+      (error: Error) => this.observer.statisticsFailed?.(error),
     );
     await this.analyzing;
     this.analyzing = undefined;

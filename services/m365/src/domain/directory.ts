@@ -6,8 +6,12 @@ const GRAPH_NAME: Partial<Record<keyof TDirectoryUser, string>> = { country: "us
 /** Graph properties read by the directory delta: ZDirectoryUser's, in Graph's names (a new one is selected too). */
 export const DIRECTORY_SELECT: readonly string[] = ["id", ...DIRECTORY_CHANGE_FIELDS.map((f) => GRAPH_NAME[f] ?? f)];
 
-/** Graph property → ZDirectoryUser property, where the names differ. */
-const RENAMED: Record<string, keyof TDirectoryUser> = { usageLocation: "country" };
+/** Graph property → ZDirectoryUser property, where the names differ (the manager is read from manager@delta). */
+const RENAMED: Record<string, keyof TDirectoryUser> = Object.fromEntries(
+  Object.entries(GRAPH_NAME)
+    .filter(([hearth]) => hearth !== "managerId")
+    .map(([hearth, graph]) => [graph, hearth as keyof TDirectoryUser]),
+);
 
 const COPIED = new Set<string>(DIRECTORY_SELECT.filter((name) => name !== "id" && name !== "manager"));
 
