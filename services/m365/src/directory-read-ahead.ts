@@ -6,16 +6,17 @@ import type { DirectoryPage } from "./graph-operations.ts";
 
 type Reader = (link: string | undefined, pageSize: number | undefined) => Promise<DirectoryPage>;
 type Ahead = { page: Promise<DirectoryPage | undefined>; at: number };
+/** The same link read with another page size is another page. */
+const keyOf = (link: string | undefined, pageSize: number | undefined) => `${pageSize ?? ""} ${link}`;
 
 export class DirectoryReadAhead {
   readonly #read: Reader;
   readonly #keepMs: number;
   readonly #max: number;
+  readonly #onFailure: (error: Error) => void;
   readonly #pages = new Map<string, Ahead>();
   /** Pages fetched ahead and asked for (hits), and fetched ahead but never asked for in time (wasted). */
   readonly stats = { hits: 0, wasted: 0 };
-
-  readonly #onFailure: (error: Error) => void;
 
   constructor(read: Reader, options: { keepMs?: number; max?: number; onFailure?: (error: Error) => void } = {}) {
     this.#read = read;
@@ -32,7 +33,7 @@ export class DirectoryReadAhead {
    */
   async read(link: string | undefined, pageSize: number | undefined): Promise<DirectoryPage> {
     this.#forgetOld();
-    const key = `${pageSize ?? ""} ${link}`;
+    const key = keyOf(link, pageSize);
     const ahead = link ? this.#pages.get(key) : undefined;
     if (ahead) this.#pages.delete(key);
     const early = ahead ? await ahead.page : undefined;
@@ -43,7 +44,7 @@ export class DirectoryReadAhead {
   }
 
   #fetchAhead(link: string, pageSize: number | undefined) {
-    const key = `${pageSize ?? ""} ${link}`;
+    const key = keyOf(link, pageSize);
     if (this.#pages.has(key)) return;
     while (this.#pages.size >= this.#max) this.#drop(this.#pages.keys().next().value!);
     // Failures are not kept: the caller's own request reads the page again and gets the error itself.

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type TDirectoryChangeRow, toChangeRows } from "@hearth/contracts";
+import { type ResultOf, type readDirectoryChanges, toChangeRows } from "@hearth/contracts";
 import { ResponseType } from "@microsoft/microsoft-graph-client";
 import {
   backoffMs,
@@ -41,13 +41,8 @@ export async function failure(operation: GraphOperation, response: Response): Pr
   return toMoleculerError(classifyGraphError(operation, response.status, await readJson(response)), operation);
 }
 
-/** A page as m365.readDirectoryChanges answers it (changes as rows: toChangeRows). */
-export type DirectoryPage = {
-  changes: TDirectoryChangeRow[];
-  nextLink?: string;
-  deltaLink?: string;
-  resyncRequired: boolean;
-};
+/** A page as m365.readDirectoryChanges answers it (changes as rows: toChangeRows), before it names its reader. */
+export type DirectoryPage = Omit<ResultOf<typeof readDirectoryChanges>, "readBy">;
 
 /** One page of users delta: the first (no link), a continuation (nextLink) or the changes since (deltaLink). */
 export async function readDirectoryPage(graph: GraphApi, link?: string, pageSize?: number): Promise<DirectoryPage> {

@@ -1,6 +1,12 @@
 // Directory sync from Microsoft 365 as a durable job: claimed with a lease (several replicas, one runner), every
 // page committed with its progress and resume point, so a crash resumes from the last committed page.
-import { fromChangeRows, type TDirectoryChange, type TDirectoryChangeRow, type TSyncRun } from "@hearth/contracts";
+import {
+  fromChangeRows,
+  type ResultOf,
+  type readDirectoryChanges,
+  type TDirectoryChange,
+  type TSyncRun,
+} from "@hearth/contracts";
 import { configOf, type DatabaseThis } from "@hearth/platform";
 import type { EntityManager } from "@mikro-orm/core";
 import {
@@ -233,7 +239,7 @@ async function syncPages(service: PeopleThis, owner: string, run: RunRow): Promi
         "m365.readDirectoryChanges",
         params,
         nodeID ? { nodeID, retries: 0 } : {},
-      )) as Omit<DirectoryPage, "changes"> & { changes: TDirectoryChangeRow[]; readBy?: string };
+      )) as ResultOf<typeof readDirectoryChanges>;
       reader = answer.readBy;
       return { ...answer, changes: fromChangeRows(answer.changes) };
     };
