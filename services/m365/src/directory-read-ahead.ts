@@ -6,6 +6,8 @@ import type { DirectoryPage } from "./graph-operations.ts";
 
 type Reader = (link: string | undefined, pageSize: number | undefined) => Promise<DirectoryPage>;
 type Ahead = { page: Promise<DirectoryPage | undefined>; at: number };
+/** How a page was served: fetched ahead and asked for (hit), read when asked (miss), or fetched ahead in vain (wasted). */
+export type ReadAheadOutcome = "hit" | "miss" | "wasted";
 /** The same link read with another page size is another page. */
 const keyOf = (link: string | undefined, pageSize: number | undefined) => `${pageSize ?? ""} ${link}`;
 
@@ -14,13 +16,23 @@ export class DirectoryReadAhead {
   readonly #keepMs: number;
   readonly #max: number;
   readonly #onFailure: (error: Error) => void;
+  readonly #counted: (outcome: ReadAheadOutcome) => void;
   readonly #pages = new Map<string, Ahead>();
-  /** Pages fetched ahead and asked for (hits), and fetched ahead but never asked for in time (wasted). */
-  readonly stats = { hits: 0, wasted: 0 };
+  /** This process's counts of each outcome (also reported to `counted`, the service's metric). */
+  readonly stats = { hits: 0, misses: 0, wasted: 0 };
 
-  constructor(read: Reader, options: { keepMs?: number; max?: number; onFailure?: (error: Error) => void } = {}) {
+  constructor(
+    read: Reader,
+    options: {
+      keepMs?: number;
+      max?: number;
+      onFailure?: (error: Error) => void;
+      counted?: (outcome: ReadAheadOutcome) => void;
+    } = {},
+  ) {
     this.#read = read;
     this.#onFailure = options.onFailure ?? (() => undefined);
+    this.#counted = options.counted ?? (() => undefined);
     // A page fetched ahead is a snapshot like any other; one not asked for soon belongs to a read that stopped.
     this.#keepMs = options.keepMs ?? 60_000;
     this.#max = options.max ?? 4;
@@ -37,7 +49,7 @@ export class DirectoryReadAhead {
     const ahead = link ? this.#pages.get(key) : undefined;
     if (ahead) this.#pages.delete(key);
     const early = ahead ? await ahead.page : undefined;
-    if (early) this.stats.hits++;
+    this.#count(early ? "hit" : "miss");
     const page = early ?? (await this.#read(link, pageSize));
     if (page.nextLink && !page.resyncRequired) this.#fetchAhead(page.nextLink, pageSize);
     return page;
@@ -67,6 +79,13 @@ export class DirectoryReadAhead {
 
   #drop(key: string) {
     this.#pages.delete(key);
-    this.stats.wasted++;
+    this.#count("wasted");
+  }
+
+  #count(outcome: ReadAheadOutcome) {
+    if (outcome === "hit") this.stats.hits++;
+    else if (outcome === "miss") this.stats.misses++;
+    else this.stats.wasted++;
+    this.#counted(outcome);
   }
 }

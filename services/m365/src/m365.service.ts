@@ -18,7 +18,7 @@ import { type BudgetObserver, BudgetStore } from "./budget.ts";
 import * as calendar from "./calendar-operations.ts";
 import { loadM365Config, type M365Config } from "./config.ts";
 import { database } from "./database.ts";
-import { DirectoryReadAhead } from "./directory-read-ahead.ts";
+import { DirectoryReadAhead, type ReadAheadOutcome } from "./directory-read-ahead.ts";
 import type { LimitClass } from "./domain/limit-classes.ts";
 import { M365NotConfiguredError } from "./errors.ts";
 import { recordInstallations, sendFeed, sweepFeedSends } from "./feed-sends.ts";
@@ -46,10 +46,15 @@ export const METRIC = {
   wait: "hearth.m365.budget.wait.ms",
   waitTotal: "hearth.m365.budget.wait.total.ms",
   pauses: "hearth.m365.budget.pauses.total",
+  readAhead: "hearth.m365.directory.read_ahead.total",
 } as const;
 
 /** Registers the service's metrics on the broker and returns the hooks that feed them. */
-export function m365Metrics(broker: moleculer.ServiceBroker): { budget: BudgetObserver; graph: GraphMetrics } {
+export function m365Metrics(broker: moleculer.ServiceBroker): {
+  budget: BudgetObserver;
+  graph: GraphMetrics;
+  readAhead: (outcome: ReadAheadOutcome) => void;
+} {
   const m = broker.metrics;
   if (!m.hasMetric(METRIC.requests)) {
     m.register({ type: "counter", name: METRIC.requests, labelNames: ["class"], description: "Graph requests sent" });
@@ -69,6 +74,13 @@ export function m365Metrics(broker: moleculer.ServiceBroker): { budget: BudgetOb
     });
     m.register({ type: "counter", name: METRIC.waitTotal, labelNames: ["class"], unit: "millisecond" });
     m.register({ type: "counter", name: METRIC.pauses, labelNames: ["class"], description: "Budget pauses after 429" });
+    m.register({
+      type: "counter",
+      name: METRIC.readAhead,
+      labelNames: ["outcome"],
+      description:
+        "Users delta pages: fetched ahead and asked for (hit), read when asked (miss), fetched in vain (wasted)",
+    });
   }
   return {
     budget: {
@@ -84,6 +96,7 @@ export function m365Metrics(broker: moleculer.ServiceBroker): { budget: BudgetOb
       request: (limitClass) => m.increment(METRIC.requests, { class: limitClass }),
       throttled: (limitClass, status) => m.increment(METRIC.throttled, { class: limitClass, status: String(status) }),
     },
+    readAhead: (outcome) => m.increment(METRIC.readAhead, { outcome }),
   };
 }
 
@@ -101,6 +114,7 @@ export function createM365Service(config: M365Config = loadM365Config()): molecu
           {
             // Not an error yet: the page is read again when asked for, and that read answers.
             onFailure: (error) => this.logger.debug("Reading a delta page ahead failed", { error: error.message }),
+            counted: m365Metrics(this.broker).readAhead,
           },
         );
         return {

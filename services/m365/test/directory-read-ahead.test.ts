@@ -1,6 +1,8 @@
 import test from "ava";
+import moleculer from "moleculer";
 import { DirectoryReadAhead } from "../src/directory-read-ahead.ts";
 import type { DirectoryPage } from "../src/graph-operations.ts";
+import { METRIC, m365Metrics } from "../src/m365.service.ts";
 
 const link = (n: number) => `https://graph.example/v1.0/users/delta?$skiptoken=${n}`;
 
@@ -44,7 +46,7 @@ test("each page is read once: the next is fetched while the caller works, and ha
   t.truthy(page.deltaLink);
   // Four reads for four pages: nothing read twice, nothing read past the deltaLink.
   t.deepEqual(graph.reads, [undefined, link(2), link(3), link(4)]);
-  t.deepEqual(ahead.stats, { hits: 3, wasted: 0 });
+  t.deepEqual(ahead.stats, { hits: 3, misses: 1, wasted: 0 });
 });
 
 test("a page fetched ahead that failed is read again when asked: the caller gets the page, or the error itself", async (t) => {
@@ -75,4 +77,22 @@ test("a page fetched ahead and not asked for in time is dropped and read afresh;
   await ahead2.read(undefined, 999);
   await ahead2.read(link(2), 100);
   t.deepEqual(other.reads.slice(0, 3), [undefined, link(2), link(2)]);
+});
+
+test("hits, misses and pages fetched in vain are the service's metric hearth.m365.directory.read_ahead.total", async (t) => {
+  const broker = new moleculer.ServiceBroker({ logger: false, metrics: { enabled: true, reporter: [] } });
+  const counted = (outcome: string) =>
+    (broker.metrics.getMetric(METRIC.readAhead)?.get({ outcome }) as { value?: number } | null)?.value ?? 0;
+  const graph = fakeGraph(3);
+  const ahead = new DirectoryReadAhead(graph.read, { keepMs: 30, counted: m365Metrics(broker).readAhead });
+  const first = await ahead.read(undefined, 999);
+  const second = await ahead.read(first.nextLink, 999);
+  // The third page, fetched ahead, is not asked for in time: wasted, then read when asked.
+  await new Promise((r) => setTimeout(r, 60));
+  await ahead.read(second.nextLink, 999);
+  t.deepEqual(
+    { hit: counted("hit"), miss: counted("miss"), wasted: counted("wasted") },
+    { hit: 1, miss: 2, wasted: 1 },
+  );
+  t.deepEqual(ahead.stats, { hits: 1, misses: 2, wasted: 1 });
 });

@@ -2,6 +2,7 @@
 // last committed page once the dead one's lease has run out; the people service runs in a child process), and an m365
 // replica that leaves or hangs while it holds the next page (people asks another).
 import path from "node:path";
+import { DEV_TENANT_ID } from "@hearth/platform";
 import { createTestEnvironment, query, spawnNode, startBroker } from "@hearth/testkit";
 import test, { type ExecutionContext } from "ava";
 import { createPeopleService } from "../src/people.service.ts";
@@ -151,4 +152,59 @@ test("pages are asked of the m365 replica that read the page before (it has the 
     served.join(","),
   );
   t.is((await sql("select count(*)::int as n from people.employees"))[0].n, 30);
+});
+
+test("someone inserting a person without the sync's locks, between its lookup and its insert, fails that page and not the data: the next run stores it", async (t) => {
+  const { env, sql, directory } = await tenantOfTen(t);
+  const m365 = await startBroker(env.config, [fakeM365Service(directory)]);
+  t.teardown(() => m365.stop());
+  const people = await startBroker(env.config, [createPeopleService({ scheduler: false })]);
+  t.teardown(() => people.stop());
+  await people.waitForServices(["m365"], 10_000);
+
+  // The writer that skips the locks: it inserts person 2 (on the first page) and commits only once another
+  // session waits on a lock, i.e. once the sync, which did not see the uncommitted row, inserts person 2 too.
+  const intruder = sql(`do $$ begin
+      insert into people.employees (tenant_id, object_id, display_name, enabled, status, source, created_at, updated_at)
+      values ('${DEV_TENANT_ID}', '${id(2)}', 'Inserted elsewhere', true, 'active', 'csv', now(), now());
+      for i in 1..1000 loop
+        perform pg_stat_clear_snapshot();
+        exit when exists (select 1 from pg_stat_activity where datname = current_database()
+                          and pid <> pg_backend_pid() and wait_event_type = 'Lock');
+        perform pg_sleep(0.01);
+      end loop;
+    end $$`);
+  await until("the intruder's insert", async () => {
+    const [row] = await sql(
+      "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event = 'PgSleep'",
+    );
+    return row.n > 0;
+  });
+  const failed = await people.call("people.runDirectorySync", {}).catch((error: Error) => error);
+  await intruder;
+  t.true(failed instanceof Error, "the page's insert failed");
+  t.regex((failed as Error).message, /duplicate key/);
+  // Nothing of the failed page: only the intruder's row; the run waits to be resumed from its start.
+  t.deepEqual(await sql("select object_id, display_name from people.employees"), [
+    { object_id: id(2), display_name: "Inserted elsewhere" },
+  ]);
+  t.like((await sql("select status, pages, created from people.sync_run"))[0], { status: "interrupted", pages: 0 });
+
+  // The next run resumes: it finds person 2 under the locks and updates them.
+  t.like(await people.call("people.runDirectorySync", {}), { status: "completed", created: 9 });
+  const stored = await sql("select object_id, display_name, source from people.employees order by object_id");
+  t.deepEqual(
+    stored,
+    Array.from({ length: 10 }, (_, i) => ({ object_id: id(i + 1), display_name: `Person ${i + 1}`, source: "graph" })),
+  );
+  await mailboxSettingsSettled(sql);
+  const hired = await sql(
+    "select payload->>'objectId' as id, count(*)::int as n from people.outbox where event = 'employee.hired' group by 1",
+  );
+  // Person 2's hire was never announced (hired_announced false on the intruder's row): announced now, once.
+  t.is(hired.length, 10);
+  t.true(
+    hired.every((h) => h.n === 1),
+    "no hire twice",
+  );
 });
