@@ -5,9 +5,13 @@ export const Employee = defineEntity({
   name: "Employee",
   tableName: "employees",
   indexes: [
-    { name: "employees_directory_idx", properties: ["tenantId", "status", "displayName", "objectId"] },
+    // The directory's order (listEmployees, its cursor): a page is read off this index, not sorted out of the whole
+    // tenant (50 ms a page at 100,000 people with the plain display_name column, which that order could not use).
+    {
+      name: "employees_directory_idx",
+      expression: `create index "employees_directory_idx" on "people"."employees" ("tenant_id", "status", coalesce("display_name", ''), "object_id")`,
+    },
     { name: "employees_manager_idx", properties: ["tenantId", "managerId"] },
-    { name: "employees_mail_idx", properties: ["tenantId", "mail"] },
     {
       name: "employees_mailbox_due_idx",
       expression: `create index "employees_mailbox_due_idx" on "people"."employees" ("tenant_id") where "mailbox_due"`,
