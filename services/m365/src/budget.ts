@@ -31,8 +31,6 @@ export type SqlExecutor = (sql: string, params: unknown[]) => Promise<Array<Reco
 export type BudgetObserver = {
   granted?(limitClass: LimitClass, cost: number, waitedMs: number): void;
   paused?(limitClass: LimitClass, ms: number): void;
-  /** Refreshing the table's statistics failed (the takes go on; the next refresh is at the next doubling). */
-  statisticsFailed?(error: Error): void;
 };
 
 export type BudgetOptions = {
@@ -84,10 +82,6 @@ export class BudgetStore {
   private readonly observer: BudgetObserver;
   private readonly maxSleepMs: number;
   private readonly known = new Set<string>();
-  /** Rows this process created since it last refreshed the table's statistics, and the size then. */
-  private createdSinceAnalyze = 0;
-  private rowsAtAnalyze = 0;
-  private analyzing: Promise<void> | undefined;
   /** Per bucket, the callers of this process queue here so that only the first one asks the database. */
   private readonly queues = new Map<string, Promise<unknown>>();
   /** Pauses this process asked for (performance.now() when they end): a reservation made before one is given up. */
@@ -399,41 +393,45 @@ export class BudgetStore {
   /**
    * Takes `cost` from the bucket of each scope (e.g. one per mailbox) of a class: all buckets that have the tokens
    * are charged in one statement; the few that are short (or paused) wait their turn one by one. A $batch of 20
-   * mailbox reads costs two statements instead of forty.
+   * mailbox reads costs one statement instead of forty.
    */
   async takeEach(limitClass: LimitClass, scopes: readonly string[], cost = 1): Promise<void> {
     const costs = new Map<string, number>();
     for (const scope of scopes) costs.set(scope, (costs.get(scope) ?? 0) + cost);
     if (costs.size === 0) return;
-    const unknown = [...costs.keys()].filter((scope) => !this.known.has(`${limitClass}\u0000${scope}`));
-    if (unknown.length > 0) {
-      const { capacity, refillPerSecond } = this.shapes[limitClass];
-      // New rows only: a changed configuration is applied by ensure() on the slow path below.
-      await this.execute(
-        `insert into ${this.table} (tenant, limit_class, scope, tokens, capacity, refill_per_second, refilled_at)
-         select ?, ?, s.scope, ?, ?, ?, clock_timestamp() from jsonb_array_elements_text(?::jsonb) as s(scope)
-         on conflict (tenant, limit_class, scope) do nothing`,
-        [this.tenant, limitClass, capacity, capacity, refillPerSecond, JSON.stringify(unknown)],
-      );
-      await this.refreshStatisticsWhenGrown(unknown.length);
-    }
-    const available = `least(capacity, tokens + refill_per_second * greatest(0, extract(epoch from clock_timestamp() - refilled_at)))`;
-    // One statement per distinct cost (nearly always one), naming the scopes in an IN list: a join with a JSON
-    // record set let the planner hash the whole class (every mailbox: 44,000 rows, 68 ms a take) instead of
-    // looking up the 20 keys.
+    const { capacity, refillPerSecond } = this.shapes[limitClass];
+    const available = `least(b.capacity, b.tokens + b.refill_per_second * greatest(0, extract(epoch from clock_timestamp() - b.refilled_at)))`;
+    // One upsert per distinct cost (nearly always one): a bucket not there yet is full (sweepIdleScopes removes
+    // only full ones), so it is created already charged; one that is there is charged when it has the tokens and is
+    // not paused. Insert-then-update wrote each new mailbox's row twice (a first sync: 100,000 of them), and the
+    // update's `scope in (…)` needed fresh statistics (an ANALYZE as the table grew); the conflict check is a probe
+    // of the primary key whatever the statistics say. A changed configuration reaches existing rows through ensure()
+    // on the slow path below, as before.
     const byCost = new Map<number, string[]>();
     for (const [scope, c] of costs) byCost.set(c, [...(byCost.get(c) ?? []), scope]);
     const granted: Array<Record<string, unknown>> = [];
     for (const [c, scopesOfCost] of byCost) {
       granted.push(
         ...(await this.execute(
-          `update ${this.table}
-           set tokens = ${available} - ?, refilled_at = greatest(refilled_at, clock_timestamp())
-           where tenant = ? and limit_class = ? and scope in (${scopesOfCost.map(() => "?").join(", ")})
-             and (paused_until is null or paused_until <= clock_timestamp())
-             and ${available} >= ?
+          `insert into ${this.table} as b (tenant, limit_class, scope, tokens, capacity, refill_per_second, refilled_at)
+           select ?, ?, s.scope, ?, ?, ?, clock_timestamp() from jsonb_array_elements_text(?::jsonb) as s(scope)
+           where ?::float8 <= ?::float8
+           on conflict (tenant, limit_class, scope) do update
+             set tokens = ${available} - ?, refilled_at = greatest(b.refilled_at, clock_timestamp())
+             where (b.paused_until is null or b.paused_until <= clock_timestamp()) and ${available} >= ?
            returning scope`,
-          [c, this.tenant, limitClass, ...scopesOfCost, c],
+          [
+            this.tenant,
+            limitClass,
+            capacity - c,
+            capacity,
+            refillPerSecond,
+            JSON.stringify(scopesOfCost),
+            c,
+            capacity,
+            c,
+            c,
+          ],
         )),
       );
     }
@@ -464,27 +462,6 @@ export class BudgetStore {
     );
     for (const row of rows) this.known.delete(`${String(row.limit_class)}\u0000${String(row.scope)}`);
     return rows.length;
-  }
-
-  /**
-   * A first directory sync adds a bucket per mailbox faster than autovacuum re-analyzes the table; with statistics
-   * that still say "a few rows" the planner scans every bucket of the class for each take. Refreshing them each
-   * time the table has doubled costs a handful of ANALYZEs over the whole sync.
-   */
-  private async refreshStatisticsWhenGrown(created: number): Promise<void> {
-    this.createdSinceAnalyze += created;
-    if (this.analyzing || this.createdSinceAnalyze < Math.max(1000, this.rowsAtAnalyze)) return;
-    // Counted before the ANALYZE runs, and one at a time: the 8 mailbox reads in flight of a first sync all crossed
-    // the line together and ran 8 ANALYZEs, each queued behind the one before (33 in a sync of 100,000, up to 2.7 s
-    // each, the reads waiting on them).
-    this.rowsAtAnalyze += this.createdSinceAnalyze;
-    this.createdSinceAnalyze = 0;
-    this.analyzing = this.execute(`analyze ${this.table}`, []).then(
-      () => undefined,
-      (error: Error) => this.observer.statisticsFailed?.(error),
-    );
-    await this.analyzing;
-    this.analyzing = undefined;
   }
 
   /**

@@ -89,8 +89,6 @@ export function m365Metrics(broker: moleculer.ServiceBroker): {
         m.increment(METRIC.waitTotal, { class: limitClass }, waitedMs);
       },
       paused: (limitClass: LimitClass) => m.increment(METRIC.pauses, { class: limitClass }),
-      statisticsFailed: (error: Error) =>
-        broker.getLogger("m365").warn("Refreshing the budget table's statistics failed", { error: error.message }),
     },
     graph: {
       request: (limitClass) => m.increment(METRIC.requests, { class: limitClass }),

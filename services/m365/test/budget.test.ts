@@ -589,38 +589,33 @@ test.serial(
   },
 );
 
-test("per-mailbox buckets made by many takes at once refresh the table's statistics one ANALYZE at a time", async (t) => {
-  const a = pgExecutor(url, 4);
+test("takeEach is one statement for new and known mailboxes alike: a new bucket is created already charged", async (t) => {
+  const a = pgExecutor(url, 2);
   t.teardown(() => a.end());
-  let analyzes = 0;
-  let running = 0;
-  let mostAtOnce = 0;
+  const statements: string[] = [];
   const store = new BudgetStore({
-    tenant: "tenant-analyze",
-    execute: async (sql, params) => {
-      if (!sql.startsWith("analyze")) return a.execute(sql, params);
-      analyzes++;
-      mostAtOnce = Math.max(mostAtOnce, ++running);
-      try {
-        await sleep(300); // a slow ANALYZE: takes that cross the line meanwhile must not start another
-        return await a.execute(sql, params);
-      } finally {
-        running--;
-      }
+    tenant: "tenant-upsert",
+    execute: (sql, params) => {
+      statements.push(sql.trim().split(/\s+/)[0]!);
+      return a.execute(sql, params);
     },
+    shapes: { outlookMailbox: { capacity: 10, refillPerSecond: 0.001 } },
   });
-  const reads = (from: number, count: number) =>
-    Array.from({ length: count }, (_, read) =>
-      store.takeEach(
-        "outlookMailbox",
-        Array.from({ length: 100 }, (_, i) => `mailbox-${from + read}-${i}`),
-      ),
-    );
-  // 3,600 new mailboxes in 36 reads at once: the line (1,000) is crossed three times over while the first runs.
-  await Promise.all(reads(0, 36));
-  t.is(analyzes, 1);
-  // Counted meanwhile, so the next new mailbox after it starts the next one (2,600 new since, over the line of 1,000).
-  await store.takeEach("outlookMailbox", ["one-more"]);
-  t.is(analyzes, 2);
-  t.is(mostAtOnce, 1);
+  const mailboxes = (from: number, count: number) => Array.from({ length: count }, (_, i) => `mailbox-${from + i}`);
+  // 100 new mailboxes, then 50 of them again with 50 new ones: one statement each time, every bucket written once.
+  await store.takeEach("outlookMailbox", mailboxes(0, 100));
+  await store.takeEach("outlookMailbox", mailboxes(50, 100));
+  t.deepEqual(statements, ["insert", "insert"]);
+  const rows = await a.execute(
+    `select round(tokens)::int as tokens, count(*)::int as n from m365.budget where tenant = 'tenant-upsert'
+     group by 1 order by 1`,
+    [],
+  );
+  t.deepEqual(
+    rows.map((r) => [r.tokens, r.n]),
+    [
+      [8, 50],
+      [9, 100],
+    ],
+  );
 });
