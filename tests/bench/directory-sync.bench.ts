@@ -16,6 +16,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { REPO_ROOT } from "@hearth/platform";
 import { createTestEnvironment, query, spawnNode, startBroker } from "@hearth/testkit";
+import { sampleProcessCpu } from "./process-cpu.ts";
 
 type EmulatorInfo = { url: string; tenantId: string; clientId: string; clientSecret: string; caCertPath: string };
 
@@ -145,6 +146,14 @@ export async function run(args: string[]) {
       const [row] = await query(env.database!.url, "select count(*)::int as n from people.employees");
       console.log(`  hearth: ${row?.n ?? 0} people stored`);
     }, 5_000);
+    // Where the first sync's work goes: on this 2-core machine every stage shares the same cores.
+    const cpu = sampleProcessCpu({
+      postgres: "postgres",
+      people: [nodes[1]!.process.pid!],
+      m365: [nodes[0]!.process.pid!],
+      emulator: [proc.pid!],
+      nats: "nats-server",
+    });
     const started = performance.now();
     const first = (await broker.call("people.runDirectorySync", { trigger: "manual" }, { timeout: 0 })) as {
       kind: string;
@@ -153,6 +162,7 @@ export async function run(args: string[]) {
       created: number;
     } | null;
     const seconds = (performance.now() - started) / 1000;
+    const firstSyncCpuSeconds = cpu.stop();
     clearInterval(progress);
     if (first?.status !== "completed") throw new Error(`the first sync did not complete: ${JSON.stringify(first)}`);
     const [stored] = await query(env.database!.url, "select count(*)::int as n from people.employees");
@@ -161,6 +171,18 @@ export async function run(args: string[]) {
     console.log(
       `hearth first sync: ${first.created} people in ${seconds.toFixed(2)} s (${peoplePerSecond.toFixed(0)}/s)`,
     );
+    if (firstSyncCpuSeconds) {
+      const total = Object.values(firstSyncCpuSeconds).reduce((a, b) => a + b, 0);
+      // At a ratio of 0.8 the sync would last raw.seconds / 0.8: that many cores would have to do this much work.
+      const coresAtGoal = total / (raw.seconds / 0.8);
+      console.log(
+        `  CPU seconds during it: ${Object.entries(firstSyncCpuSeconds)
+          .map(([g, s]) => `${g} ${s}`)
+          .join(", ")} (total ${total.toFixed(1)}, ${(total / seconds).toFixed(1)} of ${os.availableParallelism()} ` +
+          `cores busy; a ratio of 0.8 would need this work done in ${(raw.seconds / 0.8).toFixed(2)} s: ` +
+          `${coresAtGoal.toFixed(1)} cores at least)`,
+      );
+    }
     // The second stage, reported apart: everyone's mailbox settings (one Graph request per person, in $batches
     // within the Outlook limits), with the held employee.hired events going out as they are read.
     // Asked every 100 ms whether anyone is still due (counting the due people every 250 ms cost PostgreSQL ~6 cpu-s
@@ -224,6 +246,7 @@ export async function run(args: string[]) {
       ratio: Number((peoplePerSecond / rawPeoplePerSecond).toFixed(3)),
       incrementalMs: Math.round(incrementalMs),
       mailboxSettingsSeconds: Number(mailboxSeconds.toFixed(1)),
+      ...(firstSyncCpuSeconds ? { firstSyncCpuSeconds } : {}),
     };
   } finally {
     await broker.stop();
