@@ -402,7 +402,7 @@ export class BudgetStore {
     const { capacity, refillPerSecond } = this.shapes[limitClass];
     const available = `least(b.capacity, b.tokens + b.refill_per_second * greatest(0, extract(epoch from clock_timestamp() - b.refilled_at)))`;
     // One upsert per distinct cost (nearly always one): a bucket not there yet is full (sweepIdleScopes removes
-    // only full ones), so it is created already charged; one that is there is charged when it has the tokens and is
+    // only buckets full again), so it is created already charged; one that is there is charged when it has the tokens and is
     // not paused. Insert-then-update wrote each new mailbox's row twice (a first sync: 100,000 of them), and the
     // update's `scope in (…)` needed fresh statistics (an ANALYZE as the table grew); the conflict check is a probe
     // of the primary key whatever the statistics say. A changed configuration reaches existing rows through ensure()
@@ -411,27 +411,20 @@ export class BudgetStore {
     for (const [scope, c] of costs) byCost.set(c, [...(byCost.get(c) ?? []), scope]);
     const granted: Array<Record<string, unknown>> = [];
     for (const [c, scopesOfCost] of byCost) {
+      // A cost no bucket can hold: the slow path below says so.
+      if (c > capacity) continue;
+      // Rows are locked in the order given: sorted, two calls sharing mailboxes cannot each hold one the other waits
+      // for (a deadlock, which an `update … where scope in (…)` avoided by locking in index order).
+      scopesOfCost.sort();
       granted.push(
         ...(await this.execute(
           `insert into ${this.table} as b (tenant, limit_class, scope, tokens, capacity, refill_per_second, refilled_at)
            select ?, ?, s.scope, ?, ?, ?, clock_timestamp() from jsonb_array_elements_text(?::jsonb) as s(scope)
-           where ?::float8 <= ?::float8
            on conflict (tenant, limit_class, scope) do update
              set tokens = ${available} - ?, refilled_at = greatest(b.refilled_at, clock_timestamp())
              where (b.paused_until is null or b.paused_until <= clock_timestamp()) and ${available} >= ?
            returning scope`,
-          [
-            this.tenant,
-            limitClass,
-            capacity - c,
-            capacity,
-            refillPerSecond,
-            JSON.stringify(scopesOfCost),
-            c,
-            capacity,
-            c,
-            c,
-          ],
+          [this.tenant, limitClass, capacity - c, capacity, refillPerSecond, JSON.stringify(scopesOfCost), c, c],
         )),
       );
     }
@@ -454,7 +447,8 @@ export class BudgetStore {
       `delete from ${this.table}
        where tenant = ? and scope <> ''
          and (paused_until is null or paused_until <= clock_timestamp())
-         and refilled_at < clock_timestamp() - make_interval(secs => capacity / refill_per_second)
+         -- Full again: the time to refill from its tokens, a debt (a reservation's negative tokens) included.
+         and refilled_at < clock_timestamp() - make_interval(secs => (capacity - least(tokens, capacity)) / refill_per_second)
          -- A send window (per team) remembers its last sends: kept while they are recent.
          and (sends = '[]'::jsonb or (sends -> -1 ->> 'at')::float8 < extract(epoch from clock_timestamp()) * 1000 - 600000)
        returning scope, limit_class`,

@@ -6,8 +6,14 @@ import type { DirectoryPage } from "./graph-operations.ts";
 
 type Reader = (link: string | undefined, pageSize: number | undefined) => Promise<DirectoryPage>;
 type Ahead = { page: Promise<DirectoryPage | undefined>; at: number };
-/** How a page was served: fetched ahead and asked for (hit), read when asked (miss), or fetched ahead in vain (wasted). */
-export type ReadAheadOutcome = "hit" | "miss" | "wasted";
+/**
+ * How a page was served: fetched ahead and asked for (hit); a nextLink's page read when asked (miss: not fetched
+ * ahead here, failed, or dropped); a read's first page (start: no link, or a deltaLink, never fetched ahead); or a
+ * page fetched ahead in vain (wasted).
+ */
+export type ReadAheadOutcome = "hit" | "miss" | "start" | "wasted";
+/** Graph's deltaLink carries a $deltatoken (a nextLink a $skiptoken): it starts a read of the changes since. */
+const startsARead = (link: string | undefined) => !link || /[?&](?:\$|%24)deltatoken=/i.test(link);
 /** The same link read with another page size is another page. */
 const keyOf = (link: string | undefined, pageSize: number | undefined) => `${pageSize ?? ""} ${link}`;
 
@@ -19,7 +25,7 @@ export class DirectoryReadAhead {
   readonly #counted: (outcome: ReadAheadOutcome) => void;
   readonly #pages = new Map<string, Ahead>();
   /** This process's counts of each outcome (also reported to `counted`, the service's metric). */
-  readonly stats = { hits: 0, misses: 0, wasted: 0 };
+  readonly stats = { hits: 0, misses: 0, starts: 0, wasted: 0 };
 
   constructor(
     read: Reader,
@@ -49,7 +55,7 @@ export class DirectoryReadAhead {
     const ahead = link ? this.#pages.get(key) : undefined;
     if (ahead) this.#pages.delete(key);
     const early = ahead ? await ahead.page : undefined;
-    this.#count(early ? "hit" : "miss");
+    this.#count(early ? "hit" : startsARead(link) ? "start" : "miss");
     const page = early ?? (await this.#read(link, pageSize));
     if (page.nextLink && !page.resyncRequired) this.#fetchAhead(page.nextLink, pageSize);
     return page;
@@ -85,6 +91,7 @@ export class DirectoryReadAhead {
   #count(outcome: ReadAheadOutcome) {
     if (outcome === "hit") this.stats.hits++;
     else if (outcome === "miss") this.stats.misses++;
+    else if (outcome === "start") this.stats.starts++;
     else this.stats.wasted++;
     this.#counted(outcome);
   }

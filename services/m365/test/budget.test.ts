@@ -271,6 +271,50 @@ test("idle per-mailbox buckets are swept once full again; busy, paused and app-w
   t.is((await a.execute(`select count(*)::int as n from m365.budget where tenant = 'tenant-sweep'`, []))[0]!.n, 6);
 });
 
+test("a bucket in debt (a reservation) is not swept until it has refilled its debt too", async (t) => {
+  const a = pgExecutor(url, 1);
+  t.teardown(() => a.end());
+  const store = new BudgetStore({ tenant: "tenant-debt", execute: a.execute });
+  // Capacity 2 at 10 a second: full 0.2 s after its last take from empty, 0.4 s after a take that left 2 owing.
+  const bucket = (scope: string, tokens: number) =>
+    a.execute(
+      `insert into m365.budget (tenant, limit_class, scope, tokens, capacity, refill_per_second, refilled_at)
+       values ('tenant-debt', 'outlookMailbox', ?, ?, 2, 10, clock_timestamp() - interval '300 milliseconds')`,
+      [scope, tokens],
+    );
+  await bucket("owing", -2);
+  await bucket("empty", 0);
+  t.is(await store.sweepIdleScopes(), 1);
+  t.deepEqual(
+    (await a.execute(`select scope from m365.budget where tenant = 'tenant-debt'`, [])).map((r) => r.scope),
+    ["owing"],
+  );
+});
+
+test("two calls charging the same mailboxes in opposite orders at once do not deadlock", async (t) => {
+  const a = pgExecutor(url, 8);
+  t.teardown(() => a.end());
+  const errors: string[] = [];
+  const store = new BudgetStore({
+    tenant: "tenant-order",
+    execute: (sql, params) =>
+      a.execute(sql, params).catch((error: Error) => {
+        errors.push(error.message);
+        throw error;
+      }),
+    shapes: { outlookMailbox: { capacity: 1000, refillPerSecond: 1000 } },
+  });
+  const mailboxes = Array.from({ length: 200 }, (_, i) => `mailbox-${i}`);
+  for (let round = 0; round < 5; round++) {
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        store.takeEach("outlookMailbox", i % 2 === 0 ? mailboxes : [...mailboxes].reverse()),
+      ),
+    );
+  }
+  t.deepEqual(errors, []);
+});
+
 test("a cost that can never fit the bucket fails instead of waiting forever", async (t) => {
   const a = pgExecutor(url, 1);
   t.teardown(() => a.end());

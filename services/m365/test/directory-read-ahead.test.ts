@@ -46,7 +46,7 @@ test("each page is read once: the next is fetched while the caller works, and ha
   t.truthy(page.deltaLink);
   // Four reads for four pages: nothing read twice, nothing read past the deltaLink.
   t.deepEqual(graph.reads, [undefined, link(2), link(3), link(4)]);
-  t.deepEqual(ahead.stats, { hits: 3, misses: 1, wasted: 0 });
+  t.deepEqual(ahead.stats, { hits: 3, misses: 0, starts: 1, wasted: 0 });
 });
 
 test("a page fetched ahead that failed is read again when asked: the caller gets the page, or the error itself", async (t) => {
@@ -79,7 +79,7 @@ test("a page fetched ahead and not asked for in time is dropped and read afresh;
   t.deepEqual(other.reads.slice(0, 3), [undefined, link(2), link(2)]);
 });
 
-test("hits, misses and pages fetched in vain are the service's metric hearth.m365.directory.read_ahead.total", async (t) => {
+test("hits, misses, starts and pages fetched in vain are the service's metric hearth.m365.directory.read_ahead.total", async (t) => {
   const broker = new moleculer.ServiceBroker({ logger: false, metrics: { enabled: true, reporter: [] } });
   const counted = (outcome: string) =>
     (broker.metrics.getMetric(METRIC.readAhead)?.get({ outcome }) as { value?: number } | null)?.value ?? 0;
@@ -87,12 +87,14 @@ test("hits, misses and pages fetched in vain are the service's metric hearth.m36
   const ahead = new DirectoryReadAhead(graph.read, { keepMs: 30, counted: m365Metrics(broker).readAhead });
   const first = await ahead.read(undefined, 999);
   const second = await ahead.read(first.nextLink, 999);
-  // The third page, fetched ahead, is not asked for in time: wasted, then read when asked.
+  // The third page, fetched ahead, is not asked for in time: wasted, then read when asked (a miss).
   await new Promise((r) => setTimeout(r, 60));
-  await ahead.read(second.nextLink, 999);
+  const third = await ahead.read(second.nextLink, 999);
+  // The changes since (a deltaLink) start a read, as the first page did.
+  await ahead.read(third.deltaLink, 999);
   t.deepEqual(
-    { hit: counted("hit"), miss: counted("miss"), wasted: counted("wasted") },
-    { hit: 1, miss: 2, wasted: 1 },
+    { hit: counted("hit"), miss: counted("miss"), start: counted("start"), wasted: counted("wasted") },
+    { hit: 1, miss: 1, start: 2, wasted: 1 },
   );
-  t.deepEqual(ahead.stats, { hits: 1, misses: 2, wasted: 1 });
+  t.deepEqual(ahead.stats, { hits: 1, misses: 1, starts: 2, wasted: 1 });
 });

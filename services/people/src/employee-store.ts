@@ -132,6 +132,54 @@ export async function loadEmployeeRows(
   );
 }
 
+const likePattern = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/**
+ * One page of the directory in its order (coalesce(display_name, ''), object_id), after the cursor's person: the
+ * SQL and its arguments. Read off employees_directory_idx (tenant, that order), filters checked on the way; one
+ * more row than `limit` tells whether there is a next page.
+ */
+export function directoryPageQuery(
+  tenantId: string,
+  p: {
+    includeLeft?: boolean;
+    department?: string;
+    office?: string;
+    country?: string;
+    q?: string;
+    /** The last person of the page before: their name (as ordered) and object id. */
+    after?: readonly [string, string];
+    limit: number;
+  },
+): { sql: string; args: unknown[] } {
+  const where = ["tenant_id = ?"];
+  const args: unknown[] = [tenantId];
+  if (!p.includeLeft) where.push("status = 'active'");
+  const filter = (clause: string, value: unknown) => {
+    where.push(clause);
+    args.push(value);
+  };
+  if (p.department) filter("department = ?", p.department);
+  if (p.office) filter("office = ?", p.office);
+  if (p.country) filter("country = ?", p.country.toUpperCase());
+  if (p.q) {
+    where.push(
+      "(display_name ilike ? or given_name ilike ? or surname ilike ? or mail ilike ? or (given_name || ' ' || surname) ilike ?)",
+    );
+    const pattern = likePattern(p.q.trim());
+    args.push(pattern, pattern, pattern, pattern, pattern);
+  }
+  if (p.after) {
+    where.push("(coalesce(display_name, ''), object_id) > (?, ?::uuid)");
+    args.push(p.after[0], p.after[1]);
+  }
+  return {
+    sql: `select * from ${T} where ${where.join(" and ")}
+          order by coalesce(display_name, ''), object_id limit ${Number(p.limit) + 1}`,
+    args,
+  };
+}
+
 export async function findEmployee(em: EntityManager, tenantId: string, objectId: string) {
   const [row] = await sql<EmployeeRow>(em, `select * from ${T} where tenant_id = ? and object_id = ?`, [
     tenantId,

@@ -42,7 +42,16 @@ import {
   today,
 } from "./directory-sync.ts";
 import { applyProfile } from "./domain/employee.ts";
-import { type EmployeeRow, findEmployee, heldEventsOf, loadEmployees, saveEmployee, sql, T } from "./employee-store.ts";
+import {
+  directoryPageQuery,
+  type EmployeeRow,
+  findEmployee,
+  heldEventsOf,
+  loadEmployees,
+  saveEmployee,
+  sql,
+  T,
+} from "./employee-store.ts";
 import { recordOrHold, startMailboxReader } from "./mailbox-settings.ts";
 
 const PRIVILEGED = ["HR", "Admin"] as const;
@@ -114,8 +123,6 @@ function decodeCursor(cursor: string): [string, string] {
   }
   throw new BadRequestError("The cursor is not one this API gave out", "INVALID_CURSOR");
 }
-
-const likePattern = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 export type PeopleServiceOptions = {
   /** Run the durable sync job on its schedule (off in tests that drive the sync themselves). */
@@ -211,34 +218,11 @@ export function createPeopleService(options: PeopleServiceOptions = {}): molecul
         const p = ctx.params;
         if (p.includeLeft && !privileged(caller))
           throw new ForbiddenError("Only HR and Admin see people who have left");
-        const where = ["tenant_id = ?"];
-        const args: unknown[] = [tenantOf(this, caller)];
-        if (!p.includeLeft) where.push("status = 'active'");
-        const filter = (clause: string, value: unknown) => {
-          where.push(clause);
-          args.push(value);
-        };
-        if (p.department) filter("department = ?", p.department);
-        if (p.office) filter("office = ?", p.office);
-        if (p.country) filter("country = ?", p.country.toUpperCase());
-        if (p.q) {
-          where.push(
-            "(display_name ilike ? or given_name ilike ? or surname ilike ? or mail ilike ? or (given_name || ' ' || surname) ilike ?)",
-          );
-          const pattern = likePattern(p.q.trim());
-          args.push(pattern, pattern, pattern, pattern, pattern);
-        }
-        if (p.cursor) {
-          const [name, id] = decodeCursor(p.cursor);
-          where.push("(coalesce(display_name, ''), object_id) > (?, ?::uuid)");
-          args.push(name, id);
-        }
-        const rows = await sql<EmployeeRow>(
-          this.em(),
-          `select * from ${T} where ${where.join(" and ")}
-           order by coalesce(display_name, ''), object_id limit ${p.limit + 1}`,
-          args,
-        );
+        const query = directoryPageQuery(tenantOf(this, caller), {
+          ...p,
+          after: p.cursor ? decodeCursor(p.cursor) : undefined,
+        });
+        const rows = await sql<EmployeeRow>(this.em(), query.sql, query.args);
         const page = rows.slice(0, p.limit);
         const full = privileged(caller);
         return {

@@ -162,15 +162,14 @@ test("someone inserting a person without the sync's locks, between its lookup an
   t.teardown(() => people.stop());
   await people.waitForServices(["m365"], 10_000);
 
-  // The writer that skips the locks: it inserts person 2 (on the first page) and commits only once another
-  // session waits on a lock, i.e. once the sync, which did not see the uncommitted row, inserts person 2 too.
+  // The writer that skips the locks: it inserts person 2 (on the first page) and commits only once another session
+  // waits for it, i.e. once the sync, which did not see the uncommitted row, inserts person 2 too.
   const intruder = sql(`do $$ begin
       insert into people.employees (tenant_id, object_id, display_name, enabled, status, source, created_at, updated_at)
       values ('${DEV_TENANT_ID}', '${id(2)}', 'Inserted elsewhere', true, 'active', 'csv', now(), now());
-      for i in 1..1000 loop
+      for i in 1..3000 loop
         perform pg_stat_clear_snapshot();
-        exit when exists (select 1 from pg_stat_activity where datname = current_database()
-                          and pid <> pg_backend_pid() and wait_event_type = 'Lock');
+        exit when exists (select 1 from pg_stat_activity where pg_blocking_pids(pid) @> array[pg_backend_pid()]);
         perform pg_sleep(0.01);
       end loop;
     end $$`);
