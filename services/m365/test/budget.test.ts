@@ -5,7 +5,7 @@ import { Throttler } from "@hearth/graph-emulator";
 import { migrate, openDatabase } from "@hearth/platform";
 import { createTestEnvironment, type TestEnvironment } from "@hearth/testkit";
 import type { Context, Middleware } from "@microsoft/microsoft-graph-client";
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import fc from "fast-check";
 import { type BudgetOptions, BudgetStore, type Grant, sleepUntil } from "../src/budget.ts";
 import { database } from "../src/database.ts";
@@ -291,18 +291,29 @@ test("a bucket in debt (a reservation) is not swept until it has refilled its de
   );
 });
 
-test("two calls charging the same mailboxes in opposite orders at once do not deadlock", async (t) => {
-  const a = pgExecutor(url, 8);
+/** A store on a pool of its own whose statements are watched: each one's first word, and the errors. */
+function watchedStore(t: ExecutionContext, tenant: string, poolSize: number, shapes: BudgetOptions["shapes"]) {
+  const a = pgExecutor(url, poolSize);
   t.teardown(() => a.end());
+  const statements: string[] = [];
   const errors: string[] = [];
   const store = new BudgetStore({
-    tenant: "tenant-order",
-    execute: (sql, params) =>
-      a.execute(sql, params).catch((error: Error) => {
+    tenant,
+    shapes,
+    execute: (sql, params) => {
+      statements.push(sql.trim().split(/\s+/)[0]!);
+      return a.execute(sql, params).catch((error: Error) => {
         errors.push(error.message);
         throw error;
-      }),
-    shapes: { outlookMailbox: { capacity: 1000, refillPerSecond: 1000 } },
+      });
+    },
+  });
+  return { store, statements, errors, execute: a.execute };
+}
+
+test("two calls charging the same mailboxes in opposite orders at once do not deadlock", async (t) => {
+  const { store, errors } = watchedStore(t, "tenant-order", 8, {
+    outlookMailbox: { capacity: 1000, refillPerSecond: 1000 },
   });
   const mailboxes = Array.from({ length: 200 }, (_, i) => `mailbox-${i}`);
   for (let round = 0; round < 5; round++) {
@@ -634,23 +645,15 @@ test.serial(
 );
 
 test("takeEach is one statement for new and known mailboxes alike: a new bucket is created already charged", async (t) => {
-  const a = pgExecutor(url, 2);
-  t.teardown(() => a.end());
-  const statements: string[] = [];
-  const store = new BudgetStore({
-    tenant: "tenant-upsert",
-    execute: (sql, params) => {
-      statements.push(sql.trim().split(/\s+/)[0]!);
-      return a.execute(sql, params);
-    },
-    shapes: { outlookMailbox: { capacity: 10, refillPerSecond: 0.001 } },
+  const { store, statements, execute } = watchedStore(t, "tenant-upsert", 2, {
+    outlookMailbox: { capacity: 10, refillPerSecond: 0.001 },
   });
   const mailboxes = (from: number, count: number) => Array.from({ length: count }, (_, i) => `mailbox-${from + i}`);
   // 100 new mailboxes, then 50 of them again with 50 new ones: one statement each time, every bucket written once.
   await store.takeEach("outlookMailbox", mailboxes(0, 100));
   await store.takeEach("outlookMailbox", mailboxes(50, 100));
   t.deepEqual(statements, ["insert", "insert"]);
-  const rows = await a.execute(
+  const rows = await execute(
     `select round(tokens)::int as tokens, count(*)::int as n from m365.budget where tenant = 'tenant-upsert'
      group by 1 order by 1`,
     [],
