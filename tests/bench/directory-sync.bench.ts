@@ -147,12 +147,17 @@ export async function run(args: string[]) {
       console.log(`  hearth: ${row?.n ?? 0} people stored`);
     }, 5_000);
     // Where the first sync's work goes: on this 2-core machine every stage shares the same cores.
+    // PostgreSQL: the backends of this run's database (not other users' of the same server) and the WAL writer,
+    // checkpointer and background writer, which write for everyone but mostly for this run meanwhile.
+    const database = new URL(env.database!.url).pathname.slice(1);
     const cpu = sampleProcessCpu({
-      postgres: "postgres",
+      postgres: (p) =>
+        p.comm === "postgres" &&
+        (p.cmdline.includes(` ${database} `) || /: (walwriter|checkpointer|background writer)/.test(p.cmdline)),
       people: [nodes[1]!.process.pid!],
       m365: [nodes[0]!.process.pid!],
       emulator: [proc.pid!],
-      nats: "nats-server",
+      nats: (p) => p.comm === "nats-server",
     });
     const started = performance.now();
     const first = (await broker.call("people.runDirectorySync", { trigger: "manual" }, { timeout: 0 })) as {

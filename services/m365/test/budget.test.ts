@@ -275,11 +275,12 @@ test("a bucket in debt (a reservation) is not swept until it has refilled its de
   const a = pgExecutor(url, 1);
   t.teardown(() => a.end());
   const store = new BudgetStore({ tenant: "tenant-debt", execute: a.execute });
-  // Capacity 2 at 10 a second: full 0.2 s after its last take from empty, 0.4 s after a take that left 2 owing.
+  // Capacity 2 at 0.1 a second, both last charged 30 s ago: the empty one is full again since 10 s, the one that
+  // owes 2 will be in 10 s (wide margins: the statements may be slow on a busy machine).
   const bucket = (scope: string, tokens: number) =>
     a.execute(
       `insert into m365.budget (tenant, limit_class, scope, tokens, capacity, refill_per_second, refilled_at)
-       values ('tenant-debt', 'outlookMailbox', ?, ?, 2, 10, clock_timestamp() - interval '300 milliseconds')`,
+       values ('tenant-debt', 'outlookMailbox', ?, ?, 2, 0.1, clock_timestamp() - interval '30 seconds')`,
       [scope, tokens],
     );
   await bucket("owing", -2);

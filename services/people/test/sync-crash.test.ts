@@ -169,7 +169,8 @@ test("someone inserting a person without the sync's locks, between its lookup an
       values ('${DEV_TENANT_ID}', '${id(2)}', 'Inserted elsewhere', true, 'active', 'csv', now(), now());
       for i in 1..3000 loop
         perform pg_stat_clear_snapshot();
-        exit when exists (select 1 from pg_stat_activity where pg_blocking_pids(pid) @> array[pg_backend_pid()]);
+        exit when exists (select 1 from pg_stat_activity where wait_event_type = 'Lock'
+                          and pg_blocking_pids(pid) @> array[pg_backend_pid()]);
         perform pg_sleep(0.01);
       end loop;
     end $$`);
