@@ -16,6 +16,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { REPO_ROOT } from "@hearth/platform";
 import { createTestEnvironment, query, spawnNode, startBroker } from "@hearth/testkit";
+import { DIRECTORY_SELECT } from "../../services/m365/src/domain/directory.ts";
 import { sampleProcessCpu } from "./process-cpu.ts";
 
 type EmulatorInfo = { url: string; tenantId: string; clientId: string; clientSecret: string; caCertPath: string };
@@ -25,10 +26,8 @@ const SERVICES = {
   m365: path.join(REPO_ROOT, "services/m365/src/m365.service.ts"),
   people: path.join(REPO_ROOT, "services/people/src/people.service.ts"),
 };
-// The properties Hearth selects (services/m365/src/domain/directory.ts), so both read the same payload.
-const SELECT =
-  "id,displayName,givenName,surname,mail,userPrincipalName,department,jobTitle,officeLocation,usageLocation," +
-  "preferredLanguage,accountEnabled,employeeHireDate,employeeLeaveDateTime,manager";
+// The properties Hearth selects, so both read the same payload.
+const SELECT = DIRECTORY_SELECT.join(",");
 
 // The page size Hearth asks for (PEOPLE_SYNC_PAGE_SIZE's default): the raw loop asks for the same pages.
 const PAGE_SIZE = 999;

@@ -402,11 +402,11 @@ export class BudgetStore {
     const { capacity, refillPerSecond } = this.shapes[limitClass];
     const available = `least(b.capacity, b.tokens + b.refill_per_second * greatest(0, extract(epoch from clock_timestamp() - b.refilled_at)))`;
     // One upsert per distinct cost (nearly always one): a bucket not there yet is full (sweepIdleScopes removes
-    // only buckets full again), so it is created already charged; one that is there is charged when it has the tokens and is
-    // not paused. Insert-then-update wrote each new mailbox's row twice (a first sync: 100,000 of them), and the
-    // update's `scope in (…)` needed fresh statistics (an ANALYZE as the table grew); the conflict check is a probe
-    // of the primary key whatever the statistics say. A changed configuration reaches existing rows through ensure()
-    // on the slow path below, as before.
+    // only buckets full again), so it is created already charged; one that is there is charged when it has the
+    // tokens and is not paused. Insert-then-update wrote each new mailbox's row twice (a first sync: 100,000 of
+    // them), and the update's `scope in (…)` needed fresh statistics (an ANALYZE as the table grew); the conflict
+    // check is a probe of the primary key whatever the statistics say. A changed configuration reaches existing
+    // rows through ensure() on the slow path below, as before.
     const byCost = new Map<number, string[]>();
     for (const [scope, c] of costs) byCost.set(c, [...(byCost.get(c) ?? []), scope]);
     const granted: Array<Record<string, unknown>> = [];

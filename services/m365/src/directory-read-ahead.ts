@@ -14,6 +14,8 @@ type Ahead = { page: Promise<DirectoryPage | undefined>; at: number };
 export type ReadAheadOutcome = "hit" | "miss" | "start" | "wasted";
 /** Graph's deltaLink carries a $deltatoken (a nextLink a $skiptoken): it starts a read of the changes since. */
 const startsARead = (link: string | undefined) => !link || /[?&](?:\$|%24)deltatoken=/i.test(link);
+/** Where each outcome is counted in `stats`. */
+const STAT = { hit: "hits", miss: "misses", start: "starts", wasted: "wasted" } as const;
 /** The same link read with another page size is another page. */
 const keyOf = (link: string | undefined, pageSize: number | undefined) => `${pageSize ?? ""} ${link}`;
 
@@ -89,10 +91,7 @@ export class DirectoryReadAhead {
   }
 
   #count(outcome: ReadAheadOutcome) {
-    if (outcome === "hit") this.stats.hits++;
-    else if (outcome === "miss") this.stats.misses++;
-    else if (outcome === "start") this.stats.starts++;
-    else this.stats.wasted++;
+    this.stats[STAT[outcome]]++;
     this.#counted(outcome);
   }
 }

@@ -79,7 +79,8 @@ export function m365Metrics(broker: moleculer.ServiceBroker): {
       name: METRIC.readAhead,
       labelNames: ["outcome"],
       description:
-        "Users delta pages: fetched ahead and asked for (hit), read when asked (miss), fetched in vain (wasted)",
+        "Users delta pages: fetched ahead and asked for (hit), a nextLink's page read when asked (miss), a read's " +
+        "first page (start), fetched ahead in vain (wasted)",
     });
   }
   return {

@@ -109,10 +109,10 @@ export async function loadEmployeeRows(
   if (objectIds.length === 0) return [];
   // Bound arrays, not a placeholder per person: a page of 999 is one parameter each, not 999 formatted values.
   // One lookup per id (a lateral subquery kept apart by `offset 0` is a nested loop, each a probe of the primary
-  // key (tenant, object id)), not `object_id = any(...)` nor a plain join: on statistics from a far smaller table (a first sync runs
-  // no ANALYZE between its pages) the planner answered both by reading the whole tenant through another index
-  // (EXPLAIN ANALYZE: 50,949 rows read for 0 found, 25 ms a page at 50,000 people; the join hashed 31,968 rows,
-  // 118 ms), so a first sync grew quadratic in the directory.
+  // key (tenant, object id)), not `object_id = any(...)` nor a plain join: on statistics from a far smaller table
+  // (a first sync runs no ANALYZE between its pages) the planner answered both by reading the whole tenant through
+  // another index (EXPLAIN ANALYZE: 50,949 rows read for 0 found, 25 ms a page at 50,000 people; the join hashed
+  // 31,968 rows, 118 ms), so a first sync grew quadratic in the directory.
   const ids = [...new Set(objectIds)];
   if (lock) {
     // Row locks cannot cover people not yet stored: a sync and an import creating the same person at once
